@@ -1,0 +1,1 @@
+"""cnnlab: train, inspect and report on CNNs."""
