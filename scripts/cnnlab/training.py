@@ -1,0 +1,346 @@
+"""One trainer for every model: data held as tensors on the device, seeded, resumable.
+
+In the spirit of airbench: the whole split is normalised once and kept on the device; each
+step slices a shuffled index, augments the batch there, and the loss and accuracy are
+accumulated on the device so that no step waits on the host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, TextIO
+
+import numpy as np
+import torch
+from torch import nn
+
+from cnnlab.data import PreparedData, Split
+
+# Divergence is checked every this many steps: often enough to stop a NaN run within
+# seconds, rarely enough that the device never waits on the host in between.
+DIVERGENCE_CHECK_STEPS = 50
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message says when and what to change."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """A training recipe, as the config's ``training.<arch>`` gives it."""
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 3
+    schedule: str = "none"
+    step_size: int = 20
+    gamma: float = 0.1
+    augment: str = "auto"
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "TrainSettings":
+        known = {k: values[k] for k in cls.__dataclass_fields__ if k in values}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(unknown)}")
+        return cls(**known)
+
+
+def select_device(preference: str = "auto") -> torch.device:
+    """CUDA when present (or asked for), else the CPU."""
+    if preference == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if preference == "cuda":
+        raise RuntimeError("a CUDA device was asked for but torch sees none")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's global generators (CPU and CUDA) and numpy."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def to_device(split: Split, mean: list[float], std: list[float],
+              device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A uint8 split as normalised float32 images and int64 labels on ``device``, once."""
+    images = torch.from_numpy(split.images).to(device)
+    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
+    x = (images.float().div_(255.0) - m) / s
+    return x.contiguous(), torch.from_numpy(split.labels).to(device)
+
+
+def crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 4,
+              fill: torch.Tensor | None = None) -> torch.Tensor:
+    """Random crop after ``pad``-pixel padding, then a random horizontal flip, for a whole batch.
+
+    ``fill`` (one value per channel) is what a zero (black) pixel becomes after normalisation,
+    so the padding matches torchvision's pad-then-normalise order.
+    """
+    n, c, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    if fill is not None:
+        border = torch.ones(1, 1, h + 2 * pad, w + 2 * pad, device=x.device, dtype=x.dtype)
+        border[..., pad:pad + h, pad:pad + w] = 0
+        padded = padded + border * fill.view(1, c, 1, 1)
+    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
+    rows = (offsets[0].view(n, 1, 1, 1) + torch.arange(h, device=x.device).view(1, 1, h, 1))
+    padded = padded.gather(2, rows.expand(n, c, h, w + 2 * pad))
+    cols = (offsets[1].view(n, 1, 1, 1) + torch.arange(w, device=x.device).view(1, 1, 1, w))
+    out = padded.gather(3, cols.expand(n, c, h, w))
+    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device).view(n, 1, 1, 1)
+    return torch.where(flip, out.flip(3), out)
+
+
+def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
+    """The optimiser a recipe names."""
+    params = model.parameters()
+    if s.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+    if s.optimizer == "adam":
+        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
+    if s.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    raise ValueError(f"unknown optimizer {s.optimizer!r}; use sgd, adam or adamw")
+
+
+def make_scheduler(opt: torch.optim.Optimizer, s: TrainSettings) -> torch.optim.lr_scheduler.LRScheduler:
+    """The per-epoch learning-rate schedule a recipe names (constant for ``none``)."""
+    if s.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=s.epochs)
+    if s.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=s.step_size, gamma=s.gamma)
+    if s.schedule == "none":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=_constant)
+    raise ValueError(f"unknown schedule {s.schedule!r}; use none, cosine or step")
+
+
+def _constant(epoch: int) -> float:
+    return 1.0
+
+
+def fingerprint(payload: Mapping[str, Any]) -> str:
+    """A stable digest of everything that defines a run (recipe, seed, data, architecture)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def atomic_torch_save(obj: object, path: Path) -> None:
+    """Write with torch.save to a temporary file in the same folder, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Logits for every image of ``x``, in eval mode, batch by batch."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
+
+
+def evaluate_loss_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                           batch_size: int) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (a fraction) of ``model`` on ``(x, y)``."""
+    logits = predict_logits(model, x, batch_size)
+    loss = nn.functional.cross_entropy(logits.float(), y).item()
+    accuracy = (logits.argmax(1) == y).float().mean().item()
+    return loss, accuracy
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` leaves behind besides the trained weights."""
+
+    history: list[dict[str, float]]
+    resumed_from_epoch: int
+    wall_seconds: float
+    device: str
+
+
+def fit(
+    model: nn.Module,
+    data: PreparedData,
+    settings: TrainSettings,
+    *,
+    seed: int,
+    device: torch.device,
+    augment: bool,
+    checkpoint_path: Path | None = None,
+    run_fingerprint: str = "",
+    eval_batch_size: int = 1000,
+    progress: TextIO | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> FitResult:
+    """Train ``model`` in place and return its per-epoch history.
+
+    Randomness of epoch ``e`` (shuffle, augmentation, dropout) derives from ``(seed, e)``
+    alone, so a run resumed from the checkpoint of epoch ``e - 1`` continues exactly as an
+    uninterrupted run would. The checkpoint is written atomically after every epoch and is
+    used only if its fingerprint equals ``run_fingerprint``.
+    """
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    model.to(device)
+    x_train, y_train = to_device(data.train, data.mean, data.std, device)
+    x_test, y_test = to_device(data.test, data.mean, data.std, device)
+    fill = (-torch.tensor(data.mean) / torch.tensor(data.std)).to(device)
+    optimizer = make_optimizer(model, settings)
+    scheduler = make_scheduler(optimizer, settings)
+    history: list[dict[str, float]] = []
+    first_epoch = 0
+    if checkpoint_path is not None and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+        if state.get("fingerprint") == run_fingerprint:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            history = list(state["history"])
+            first_epoch = int(state["epoch"])
+            if progress is not None:
+                print(f"resuming from the checkpoint of epoch {first_epoch}: {checkpoint_path}",
+                      file=progress, flush=True)
+    n = len(y_train)
+    steps = math.ceil(n / settings.batch_size)
+    model.train()
+    for epoch in range(first_epoch, settings.epochs):
+        epoch_seed = seed * 1_000_003 + epoch
+        torch.manual_seed(epoch_seed)  # dropout and any other draw from the global generator
+        generator = torch.Generator().manual_seed(epoch_seed)
+        order = torch.randperm(n, generator=generator).to(device)
+        lr = optimizer.param_groups[0]["lr"]
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        epoch_start = time.perf_counter()
+        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{settings.epochs}", file=progress,
+                   disable=progress is None, mininterval=2.0, ascii=True)
+        for step in range(steps):
+            index = order[step * settings.batch_size:(step + 1) * settings.batch_size]
+            xb, yb = x_train[index], y_train[index]
+            if augment:
+                xb = crop_flip(xb, generator, fill=fill)
+            logits = model(xb)
+            loss = nn.functional.cross_entropy(logits, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(yb)
+            correct += (logits.detach().argmax(1) == yb).sum()
+            if step % DIVERGENCE_CHECK_STEPS == 0 or step == steps - 1:
+                _check_finite(loss_sum, epoch, step, settings)
+            bar.update(1)
+        bar.close()
+        train_seconds = time.perf_counter() - epoch_start
+        scheduler.step()
+        test_loss, test_acc = evaluate_loss_accuracy(model, x_test, y_test, eval_batch_size)
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum.item() / n,
+            "train_acc": correct.item() / n,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "lr": lr,
+            "seconds": train_seconds,
+            "images_per_second": n / train_seconds,
+        }
+        history.append(row)
+        if progress is not None:
+            print(
+                f"epoch {epoch + 1}: train_loss={row['train_loss']:.4f} "
+                f"train_acc={row['train_acc']:.4f} test_loss={test_loss:.4f} "
+                f"test_acc={test_acc:.4f} lr={lr:.3g} {train_seconds:.1f}s "
+                f"({row['images_per_second']:.0f} img/s)",
+                file=progress, flush=True,
+            )
+        if on_epoch is not None:
+            on_epoch(row)
+        if checkpoint_path is not None:
+            atomic_torch_save(
+                {
+                    "fingerprint": run_fingerprint,
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "history": history,
+                },
+                checkpoint_path,
+            )
+    return FitResult(history, first_epoch, time.perf_counter() - start, str(device))
+
+
+def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int, s: TrainSettings) -> None:
+    if not torch.isfinite(loss_sum).item():
+        raise TrainingDiverged(
+            f"training diverged in epoch {epoch + 1} by step {step + 1}: the loss is "
+            f"{loss_sum.item()}. The last completed epoch's checkpoint is kept. Lower the "
+            f"learning rate (now {s.lr:g} with {s.optimizer}) or the batch size, or add a schedule."
+        )
+
+
+def runtime_info(device: torch.device) -> dict[str, Any]:
+    """Versions, hardware and thread count, for provenance."""
+    import torchvision
+
+    info: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def save_history(history: list[dict[str, float]], path: Path) -> None:
+    """Write the per-epoch history as CSV."""
+    import csv
+
+    columns = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds",
+               "images_per_second"]
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: row[k] for k in columns})
+
+
+def settings_dict(s: TrainSettings) -> dict[str, Any]:
+    """The recipe as a plain dict (for JSON records)."""
+    return asdict(s)

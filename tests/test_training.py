@@ -1,0 +1,139 @@
+"""The trainer: augmentation, determinism, resume, divergence, learning on tiny data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from cnnlab import training as t
+from cnnlab.data import PreparedData, Split
+from cnnlab.models import create_model
+
+
+def tiny_data(n: int = 256, seed: int = 0) -> PreparedData:
+    """Two easy classes: a bright left half or a bright right half, with noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    images = rng.integers(0, 60, (n, 1, 28, 28)).astype(np.uint8)
+    images[labels == 0, :, :, :14] += 150
+    images[labels == 1, :, :, 14:] += 150
+    split = Split(images, labels.astype(np.int64))
+    return PreparedData(split, Split(images[:64], split.labels[:64]), ["left", "right"],
+                        [0.3], [0.3], {})
+
+
+def train(arch: str = "digitcnn", epochs: int = 2, checkpoint: Path | None = None,
+          run_id: str = "r", **settings) -> tuple[torch.nn.Module, t.FitResult]:
+    torch.manual_seed(0)
+    model = create_model(arch, num_classes=2)
+    recipe = t.TrainSettings(epochs=epochs, batch_size=32, **settings)
+    result = t.fit(model, tiny_data(), recipe, seed=0, device=torch.device("cpu"), augment=False,
+                   checkpoint_path=checkpoint, run_fingerprint=run_id)
+    return model, result
+
+
+def weights_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_learns_an_easy_task_and_records_history() -> None:
+    _, result = train(epochs=3)
+    assert [row["epoch"] for row in result.history] == [1, 2, 3]
+    assert result.history[-1]["test_acc"] == 1.0
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert all(row["images_per_second"] > 0 for row in result.history)
+
+
+def test_same_seed_same_weights() -> None:
+    a, _ = train()
+    b, _ = train()
+    assert weights_equal(a, b)
+
+
+class Stop(Exception):
+    """Stands in for a kill in the middle of a run."""
+
+
+def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    recipe = t.TrainSettings(epochs=3, batch_size=32, schedule="cosine", optimizer="adamw")
+    fit_kwargs = dict(seed=0, device=torch.device("cpu"), augment=False, run_fingerprint="r")
+    torch.manual_seed(0)
+    full = create_model("digitcnn", num_classes=2)
+    full_result = t.fit(full, tiny_data(), recipe, **fit_kwargs)
+
+    def die_in_epoch_two(row: dict) -> None:
+        if row["epoch"] == 2:  # called before epoch 2's checkpoint is written
+            raise Stop
+
+    checkpoint = tmp_path / "ck.pt"
+    torch.manual_seed(0)
+    with pytest.raises(Stop):
+        t.fit(create_model("digitcnn", num_classes=2), tiny_data(), recipe,
+              checkpoint_path=checkpoint, on_epoch=die_in_epoch_two, **fit_kwargs)
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
+    torch.manual_seed(123)  # a fresh process starts from other random weights
+    resumed = create_model("digitcnn", num_classes=2)
+    result = t.fit(resumed, tiny_data(), recipe, checkpoint_path=checkpoint, **fit_kwargs)
+    assert result.resumed_from_epoch == 1
+    assert weights_equal(resumed, full)
+    assert [r["train_loss"] for r in result.history] == [r["train_loss"] for r in full_result.history]
+
+
+def test_checkpoint_of_another_run_is_ignored(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "ck.pt"
+    train(epochs=1, checkpoint=checkpoint, run_id="other recipe")
+    _, result = train(epochs=1, checkpoint=checkpoint, run_id="this recipe")
+    assert result.resumed_from_epoch == 0
+
+
+def test_divergence_stops_with_a_clear_error() -> None:
+    with pytest.raises(t.TrainingDiverged, match=r"diverged in epoch 1.*Lower the learning rate \(now 1e\+08 with sgd\)"):
+        train(arch="mlp", epochs=2, optimizer="sgd", lr=1e8)
+
+
+@pytest.mark.parametrize("schedule,expected", [
+    ("none", [0.1, 0.1, 0.1, 0.1]),
+    ("step", [0.1, 0.1, 0.01, 0.01]),
+    ("cosine", [0.1, 0.1 * (1 + np.cos(np.pi / 4)) / 2, 0.05, 0.1 * (1 + np.cos(3 * np.pi / 4)) / 2]),
+])
+def test_schedules(schedule: str, expected: list[float]) -> None:
+    model = torch.nn.Linear(1, 1)
+    recipe = t.TrainSettings(optimizer="sgd", lr=0.1, epochs=4, schedule=schedule, step_size=2)
+    opt = t.make_optimizer(model, recipe)
+    sched = t.make_scheduler(opt, recipe)
+    lrs = []
+    for _ in range(4):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx(expected)
+
+
+def test_crop_flip_moves_content_by_at_most_the_padding() -> None:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.zeros(64, 3, 32, 32)
+    x[:, :, 14:18, 14:18] = 1.0  # a centred square
+    out = t.crop_flip(x, generator, pad=4, fill=torch.tensor([-1.0, -1.0, -1.0]))
+    assert out.shape == x.shape
+    square = out[:, 0] == 1.0
+    assert (square.sum((1, 2)) == 16).all()  # the square never leaves the image
+    rows = square.any(2).float().argmax(1)
+    assert rows.min() >= 10 and rows.max() <= 18 and rows.unique().numel() > 3
+    # Padding shows the per-channel fill value, and only near the border.
+    assert ((out == -1.0).sum() > 0) and (out[:, :, 4:28, 4:28] != -1.0).all()
+
+
+def test_crop_flip_flips_about_half_the_batch() -> None:
+    generator = torch.Generator().manual_seed(1)
+    x = torch.arange(8.0).view(1, 1, 1, 8).expand(1000, 1, 8, 8).contiguous()
+    out = t.crop_flip(x, generator, pad=0)
+    flipped = (out[:, 0, 0, 0] == 7).float().mean().item()
+    assert 0.4 < flipped < 0.6
+
+
+def test_settings_reject_unknown_keys() -> None:
+    with pytest.raises(ValueError, match="unknown training settings: lr_rate"):
+        t.TrainSettings.from_mapping({"lr_rate": 1})
