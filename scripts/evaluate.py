@@ -1,0 +1,20 @@
+"""Adapter of rule evaluate: test-set metrics, confusion matrix, misclassified examples."""
+
+from cnnlab.runs import evaluate_model, logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    evaluate_model(
+        dataset=snakemake.wildcards.dataset,
+        arch=snakemake.wildcards.arch,
+        threads=snakemake.threads,
+        npz_path=snakemake.input.data,
+        record_path=snakemake.input.record,
+        model_path=snakemake.input.model,
+        metrics_path=snakemake.output.metrics,
+        confusion_path=snakemake.output.confusion,
+        misclassified_path=snakemake.output.misclassified,
+        batch_size=snakemake.params.batch_size,
+        misclassified=snakemake.params.misclassified,
+    )

@@ -1,0 +1,22 @@
+"""Adapter of rule prepare_data: find, verify and cache one dataset."""
+
+import os
+
+from cnnlab.runs import logging_to, prepare_data
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    prepare_data(
+        snakemake.wildcards.dataset,
+        project_dir=os.getcwd(),
+        env_data_path=os.environ.get("CNNLAB_DATA_PATH"),
+        search_path=snakemake.params.search_path,
+        download=snakemake.params.download,
+        verify_checksums=snakemake.params.verify_checksums,
+        train_limit=snakemake.params.train_limit,
+        test_limit=snakemake.params.test_limit,
+        seed=snakemake.params.seed,
+        npz_path=snakemake.output.data,
+        record_path=snakemake.output.record,
+    )

@@ -1,0 +1,139 @@
+"""The Snakemake DAG end to end on a few hundred real MNIST images, and its caching."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import PROJECT, shared_data_path
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+SMALL_ARCHS = ["digitcnn", "mlp"]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    data = shared_data_path()
+    if data is not None:
+        env["CNNLAB_DATA_PATH"] = str(data)
+    result = subprocess.run(
+        [*SNAKEMAKE, "-s", str(PROJECT / "Snakefile"), "-d", str(workdir), *args],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def small_config(**training: dict) -> dict:
+    return {
+        "title": "small end-to-end run",
+        "datasets": {"mnist": {"architectures": SMALL_ARCHS}},
+        "data": {"train_limit": 300, "test_limit": 200, "download": False},
+        "training": {arch: {"epochs": 1, **training.get(arch, {})} for arch in SMALL_ARCHS},
+        "evaluation": {"misclassified": 9},
+    }
+
+
+def write_config(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    table = output.split("Job stats:")[1].split("total")[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_default_config_plans_every_train_and_evaluate_job(tmp_path: Path) -> None:
+    write_config(tmp_path, yaml.safe_load((PROJECT / "config.yaml").read_text()))
+    result = snakemake(tmp_path, "-n", "--cores", "2")
+    jobs = planned_jobs(result.stdout)
+    assert jobs == {"prepare_data": 1, "train": 7, "evaluate": 7, "all": 1}
+
+
+def test_full_config_plans_three_datasets(tmp_path: Path) -> None:
+    result = snakemake(tmp_path, "-n", "--cores", "2", "--configfile",
+                       str(PROJECT / "configs" / "full.yaml"))
+    assert planned_jobs(result.stdout) == {"prepare_data": 3, "train": 16, "evaluate": 16, "all": 1}
+
+
+def test_bad_config_stops_before_any_job_and_deletes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "results" / "mnist" / "digitcnn").mkdir(parents=True)
+    (tmp_path / "results" / "mnist" / "digitcnn" / "model.pt").write_bytes(b"precious")
+    before = tree_digest(tmp_path)
+    config = small_config()
+    config["datasets"]["cifar10"] = {"architectures": ["digitcnn"]}
+    config["training"]["digitcnn"]["epochs"] = -1
+    write_config(tmp_path, config)
+    result = snakemake(tmp_path, "--cores", "2", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "'training.digitcnn.epochs': -1 is less than the minimum of 1" in output
+    assert "nothing was run and nothing was deleted" in output
+    assert "Traceback" not in output
+    after = tree_digest(tmp_path)
+    after.pop("config.yaml")
+    before.pop("config.yaml", None)
+    assert {k: v for k, v in after.items() if not k.startswith(".snakemake")} == before
+
+
+def test_lint_is_clean() -> None:
+    result = subprocess.run([*SNAKEMAKE, "-s", str(PROJECT / "Snakefile"), "--lint"],
+                            capture_output=True, text=True, cwd=PROJECT, timeout=300)
+    lints = [line for line in result.stdout.splitlines() + result.stderr.splitlines()
+             if line.startswith("    * ") and "conda environment" not in line]
+    assert lints == [], "\n".join(lints)
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(shared_data_path() is None, reason="needs real MNIST (CNNLAB_DATA_PATH)")
+def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
+    write_config(tmp_path, small_config())
+    snakemake(tmp_path, "--cores", "2")
+    results = tmp_path / "results"
+    record = json.loads((results / "data" / "mnist.json").read_text())
+    assert record["train_size"] == 300 and record["test_size"] == 200
+    assert record["train_class_counts"] == [30] * 10
+    assert record["source"]["kind"] == "local" and record["is_sample"] is False
+    assert len(record["source"]["files"]) == 4
+    for arch in SMALL_ARCHS:
+        folder = results / "mnist" / arch
+        for name in ("model.pt", "history.csv", "train.json", "metrics.json", "confusion.png",
+                     "misclassified.png"):
+            assert (folder / name).stat().st_size > 0, f"{arch}/{name}"
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["test_size"] == 200
+        assert 0.3 < metrics["test_accuracy"] <= 1.0  # 300 images, one epoch: well above chance
+        assert sum(map(sum, metrics["confusion_matrix"])) == 200
+        train = json.loads((folder / "train.json").read_text())
+        assert train["parameters"] == train["declared_parameters"]
+        assert train["runtime"]["threads"] == 2 and train["seed"] == 0
+        history = (folder / "history.csv").read_text().splitlines()
+        assert history[0] == "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds,images_per_second"
+        assert len(history) == 2
+        assert (results / "benchmarks" / "mnist" / arch / "train.tsv").is_file()
+        assert "epoch 1/1" in (results / "logs" / "mnist" / arch / "train.log").read_text()
+        assert not list((results / "checkpoints").rglob("*.pt"))  # removed after success
+
+    # A second run after a complete one does nothing.
+    assert "Nothing to be done" in snakemake(tmp_path, "-n", "--cores", "2").stdout
+
+    # Changing one architecture's learning rate reruns only that architecture's jobs.
+    write_config(tmp_path, small_config(mlp={"lr": 0.002}))
+    result = snakemake(tmp_path, "-n", "--cores", "2")
+    assert planned_jobs(result.stdout) == {"train": 1, "evaluate": 1, "all": 1}
+    assert "wildcards: dataset=mnist, arch=mlp" in result.stdout
+    assert "arch=digitcnn" not in result.stdout

@@ -1,0 +1,23 @@
+rule train:
+    input:
+        data="results/data/{dataset}.npz",
+        record="results/data/{dataset}.json",
+    output:
+        model="results/{dataset}/{arch}/model.pt",
+        history="results/{dataset}/{arch}/history.csv",
+        record="results/{dataset}/{arch}/train.json",
+    params:
+        settings=training_settings,
+        seed=config["seed"],
+        eval_batch_size=config["evaluation"]["batch_size"],
+        # Outside the declared outputs, so Snakemake never deletes a checkpoint it could resume.
+        checkpoint_dir="results/checkpoints/{dataset}/{arch}",
+    log:
+        "results/logs/{dataset}/{arch}/train.log",
+    benchmark:
+        "results/benchmarks/{dataset}/{arch}/train.tsv"
+    threads: 2
+    resources:
+        gpu=gpu_request,
+    script:
+        "../../scripts/train.py"
