@@ -1,0 +1,41 @@
+# The two commands a new user needs: `make report` (the pipeline) and `make test`.
+# Both create the virtual environment in .venv on first use.
+PYTHON_FOR_VENV ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+SNAKEMAKE := $(VENV)/bin/snakemake
+STAMP := $(VENV)/.installed
+CORES ?= 4
+
+.PHONY: all venv report test lint dry-run clean
+
+all: report
+
+$(STAMP): pyproject.toml
+	command -v $(PYTHON_FOR_VENV) >/dev/null || { echo "needs $(PYTHON_FOR_VENV) (torch 2.14.1 wheels are for CPython 3.11); set PYTHON_FOR_VENV" >&2; exit 1; }
+	$(PYTHON_FOR_VENV) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Run the whole pipeline on the default config (results/ and, later, report/).
+report: $(STAMP)
+	$(SNAKEMAKE) --cores $(CORES)
+
+## Unit tests, config checks, Snakemake lint and a small end-to-end DAG run.
+test: $(STAMP)
+	$(VENV)/bin/ruff check scripts tests
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check scripts tests
+	$(SNAKEMAKE) --lint
+
+dry-run: $(STAMP)
+	$(SNAKEMAKE) -n --cores $(CORES)
+
+## Remove generated results (keeps .venv and data/).
+clean:
+	rm -rf results report .snakemake
