@@ -61,13 +61,19 @@ def test_default_config_plans_every_train_and_evaluate_job(tmp_path: Path) -> No
     write_config(tmp_path, yaml.safe_load((PROJECT / "config.yaml").read_text()))
     result = snakemake(tmp_path, "-n", "--cores", "2")
     jobs = planned_jobs(result.stdout)
-    assert jobs == {"prepare_data": 1, "train": 7, "evaluate": 7, "all": 1}
+    # Seven architectures; five are convolutional; all but logreg and lenet5 (tanh) have ReLUs.
+    assert jobs == {"prepare_data": 1, "train": 7, "evaluate": 7, "param_breakdown": 7,
+                    "extract_filters": 5, "extract_feature_maps": 5, "receptive_fields": 5,
+                    "measure_sparsity": 5, "all": 1}
 
 
 def test_full_config_plans_three_datasets(tmp_path: Path) -> None:
     result = snakemake(tmp_path, "-n", "--cores", "2", "--configfile",
                        str(PROJECT / "configs" / "full.yaml"))
-    assert planned_jobs(result.stdout) == {"prepare_data": 3, "train": 16, "evaluate": 16, "all": 1}
+    assert planned_jobs(result.stdout) == {
+        "prepare_data": 3, "train": 16, "evaluate": 16, "param_breakdown": 16,
+        "extract_filters": 12, "extract_feature_maps": 12, "receptive_fields": 12,
+        "measure_sparsity": 12, "all": 1}
 
 
 def test_bad_config_stops_before_any_job_and_deletes_nothing(tmp_path: Path) -> None:
@@ -128,12 +134,35 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
         assert "epoch 1/1" in (results / "logs" / "mnist" / arch / "train.log").read_text()
         assert not list((results / "checkpoints").rglob("*.pt"))  # removed after success
 
+    # Inside the network: data and figures for the CNN, parameters and sparsity for the MLP.
+    cnn = results / "mnist" / "digitcnn"
+    for name in ("filters.png", "filters_signed.png", "filter_similarity.png", "conv_kernels.png",
+                 "receptive_field.png", "sparsity.png", "params.png", "shape_flow.png"):
+        assert (cnn / name).read_bytes()[:4] == b"\x89PNG", name
+    rf = (cnn / "receptive_field.csv").read_text().splitlines()
+    header = rf[0].split(",")
+    field = [int(line.split(",")[header.index("receptive_field")]) for line in rf[1:]]
+    measured = [int(line.split(",")[header.index("receptive_field_empirical")]) for line in rf[1:]]
+    assert field == measured == [3, 4, 8, 10]
+    similarity = (cnn / "filter_similarity.csv").read_text().splitlines()
+    assert len(similarity) == 1 + 2 * 16 and "sobel_x" in similarity[0]
+    index = json.loads((cnn / "feature_maps" / "index.json").read_text())
+    assert [layer["layer"] for layer in index["layers"]] == ["features.1", "features.4"]
+    assert len(index["test_indices"]) == 10
+    assert all((cnn / "feature_maps" / layer["file"]).is_file() for layer in index["layers"])
+    sparsity = (results / "mnist" / "mlp" / "sparsity.csv").read_text().splitlines()
+    assert len(sparsity) == 3  # header + the MLP's two ReLU layers
+    params = (results / "mnist" / "mlp" / "params.csv").read_text().splitlines()
+    assert sum(int(line.split(",")[6]) for line in params[1:]) == 535_818
+    assert not (results / "mnist" / "mlp" / "filters.png").exists()
+
     # A second run after a complete one does nothing.
     assert "Nothing to be done" in snakemake(tmp_path, "-n", "--cores", "2").stdout
 
     # Changing one architecture's learning rate reruns only that architecture's jobs.
     write_config(tmp_path, small_config(mlp={"lr": 0.002}))
     result = snakemake(tmp_path, "-n", "--cores", "2")
-    assert planned_jobs(result.stdout) == {"train": 1, "evaluate": 1, "all": 1}
+    # (parameter tables and receptive fields depend on the architecture alone: not rerun)
+    assert planned_jobs(result.stdout) == {"train": 1, "evaluate": 1, "measure_sparsity": 1, "all": 1}
     assert "wildcards: dataset=mnist, arch=mlp" in result.stdout
     assert "arch=digitcnn" not in result.stdout

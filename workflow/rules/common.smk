@@ -42,13 +42,40 @@ def run_pairs():
     ]
 
 
+EVALUATION_OUTPUTS = ["metrics.json", "confusion.png", "misclassified.png"]
+PARAM_OUTPUTS = ["params.csv", "params.png", "shape_flow.png"]
+SPARSITY_OUTPUTS = ["sparsity.csv", "sparsity.png"]
+CONV_OUTPUTS = [
+    "filters.png", "filters_signed.png", "filter_similarity.csv", "filter_similarity.png",
+    "conv_kernels.png", "feature_maps", "receptive_field.csv", "receptive_field.png",
+]
+
+
+def arch_outputs(arch):
+    """File names under results/{dataset}/{arch}/ that `all` asks for: what applies to it."""
+    names = EVALUATION_OUTPUTS + PARAM_OUTPUTS
+    if arch_has_relu(arch):
+        names = names + SPARSITY_OUTPUTS
+    if model_spec(arch).is_convolutional:
+        names = names + CONV_OUTPUTS
+    return names
+
+
+def arch_has_relu(arch):
+    """Whether the architecture has ReLU layers (sparsity means exactly-zero ReLU outputs)."""
+    import torch.nn as nn
+    from cnnlab.models import create_model
+
+    return any(isinstance(m, (nn.ReLU, nn.ReLU6)) for m in create_model(arch).modules())
+
+
 def all_targets(wildcards):
     """Everything `snakemake` with no target builds."""
-    targets = []
-    for dataset, arch in run_pairs():
-        for name in ("metrics.json", "confusion.png", "misclassified.png"):
-            targets.append(f"results/{dataset}/{arch}/{name}")
-    return targets
+    return [
+        f"results/{dataset}/{arch}/{name}"
+        for dataset, arch in run_pairs()
+        for name in arch_outputs(arch)
+    ]
 
 
 def training_settings(wildcards):

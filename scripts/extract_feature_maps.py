@@ -1,0 +1,18 @@
+"""Adapter of rule extract_feature_maps: one figure per convolution / block."""
+
+from cnnlab.inspection import extract_feature_maps
+from cnnlab.runs import logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    extract_feature_maps(
+        dataset=snakemake.wildcards.dataset,
+        arch=snakemake.wildcards.arch,
+        seed=snakemake.params.seed,
+        channels=snakemake.params.channels,
+        npz_path=snakemake.input.data,
+        record_path=snakemake.input.record,
+        model_path=snakemake.input.model,
+        out_dir=snakemake.output.maps,
+    )

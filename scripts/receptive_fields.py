@@ -1,0 +1,17 @@
+"""Adapter of rule receptive_fields: analytic and measured receptive-field table and figure."""
+
+from cnnlab.inspection import receptive_fields
+from cnnlab.runs import logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    receptive_fields(
+        dataset=snakemake.wildcards.dataset,
+        arch=snakemake.wildcards.arch,
+        seed=snakemake.params.seed,
+        npz_path=snakemake.input.data,
+        record_path=snakemake.input.record,
+        csv_path=snakemake.output.csv,
+        png_path=snakemake.output.png,
+    )
