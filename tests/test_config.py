@@ -70,6 +70,16 @@ def test_the_shipped_configs_are_valid() -> None:
         check(yaml.safe_load(path.read_text()))
 
 
+def test_full_config_over_the_default_gives_the_articles_recipes() -> None:
+    import yaml
+    from snakemake.utils import update_config
+
+    merged = yaml.safe_load((PROJECT / "config.yaml").read_text())
+    update_config(merged, yaml.safe_load((PROJECT / "configs" / "full.yaml").read_text()))
+    assert check(merged)["training"] == check({})["training"]
+    assert set(check(merged)["datasets"]) == {"mnist", "fashion_mnist", "cifar10"}
+
+
 BAD_CONFIGS = [
     ({"trainig": {}}, ["'trainig' is not a known setting", "did you mean 'training'"]),
     ({"training": {"digitcnn": {"lr_rate": 0.1}}}, ["'training.digitcnn.lr_rate' is not a known setting", "allowed keys here:", "lr"]),
@@ -87,6 +97,9 @@ BAD_CONFIGS = [
     ({"data": {"search_path": "/usr/share/datasets"}}, ["'data.search_path'", "not of type 'array'"]),
     ({"data": {"train_limit": 3}}, ["'data.train_limit'", "minimum of 10"]),
     ({"evaluation": {"misclassified": 1000}}, ["'evaluation.misclassified'", "maximum of 100"]),
+    ({"compare": {"datasets": ["cifar10"]}}, ["'compare.architectures': logreg takes 1x28x28 images but cifar10 has 3x32x32"]),
+    ({"compare": {"data_efficiency": {"fractions": [0, 0.5]}}}, ["'compare.data_efficiency.fractions[0]'", "less than or equal to the minimum of 0"]),
+    ({"compare": {"permutation": {"architectures": ["vgg"]}}}, ["'vgg' is not allowed"]),
 ]
 
 

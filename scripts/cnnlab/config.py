@@ -118,6 +118,20 @@ def _explain(error: jsonschema.ValidationError, root: Mapping[str, Any]) -> str:
     return f"config key '{key}': {error.message}{hint}"
 
 
+def _pairs(config: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """(config key, dataset, architectures) of every training the config implies."""
+    pairs = [(f"datasets.{d}.architectures", d, list(run["architectures"]))
+             for d, run in config["datasets"].items()]
+    compare = config["compare"]
+    for dataset in compare["datasets"]:
+        pairs.append(("compare.architectures", dataset, compare["architectures"]))
+        pairs.append(("compare.permutation.architectures", dataset,
+                      compare["permutation"]["architectures"]))
+        pairs.append(("compare.data_efficiency.architectures", dataset,
+                      compare["data_efficiency"]["architectures"]))
+    return pairs
+
+
 def validate_config(
     config: Mapping[str, Any],
     schema: Mapping[str, Any],
@@ -138,16 +152,16 @@ def validate_config(
     for error in sorted(validator.iter_errors(filled), key=lambda e: list(map(str, e.absolute_path))):
         problems.append(_explain(error, schema))
     if not problems and model_shapes is not None and dataset_shapes is not None:
-        for dataset, run in filled["datasets"].items():
-            for arch in run["architectures"]:
-                want, have = tuple(model_shapes[arch]), tuple(dataset_shapes[dataset])
+        for key, dataset, archs in _pairs(filled):
+            have = tuple(dataset_shapes[dataset])
+            for arch in archs:
+                want = tuple(model_shapes[arch])
                 if want != have:
                     fitting = sorted(a for a, s in model_shapes.items() if tuple(s) == have)
                     problems.append(
-                        f"config key 'datasets.{dataset}.architectures': {arch} takes "
-                        f"{'x'.join(map(str, want))} images but {dataset} has "
-                        f"{'x'.join(map(str, have))}; architectures that fit {dataset}: "
-                        f"{', '.join(fitting)}"
+                        f"config key '{key}': {arch} takes {'x'.join(map(str, want))} images "
+                        f"but {dataset} has {'x'.join(map(str, have))}; architectures that fit "
+                        f"{dataset}: {', '.join(fitting)}"
                     )
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)

@@ -101,6 +101,24 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
 }
 
+PERMUTED_SUFFIX = "_permuted"
+SUBSET_INFIX = "_subset_"
+
+
+def split_dataset_name(name: str) -> tuple[str, str | None, float | None]:
+    """Base dataset, derivation and fraction of a dataset name.
+
+    ``mnist`` -> (mnist, None, None); ``mnist_permuted`` -> (mnist, permuted, None);
+    ``mnist_subset_0.05`` -> (mnist, subset, 0.05).
+    """
+    if name.endswith(PERMUTED_SUFFIX):
+        return name[: -len(PERMUTED_SUFFIX)], "permuted", None
+    if SUBSET_INFIX in name:
+        base, _, fraction = name.partition(SUBSET_INFIX)
+        return base, "subset", float(fraction)
+    return name, None, None
+
+
 TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 
 

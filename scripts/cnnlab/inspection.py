@@ -16,7 +16,7 @@ from cnnlab import data as datamod
 from cnnlab import receptive_field as rfmod
 from cnnlab.evaluation import load_trained_model
 from cnnlab.models import create_model, model_spec
-from cnnlab.training import seed_everything, select_device, to_device
+from cnnlab.training import seed_everything, select_device, to_device, use_threads
 
 log = logging.getLogger("cnnlab")
 
@@ -116,7 +116,7 @@ def measure_sparsity(*, dataset: str, arch: str, threads: int, batch_size: int,
                      npz_path: Path | str, record_path: Path | str, model_path: Path | str,
                      csv_path: Path | str, png_path: Path | str) -> list[dict[str, Any]]:
     """Share of exactly-zero ReLU outputs and dead channels over the whole test split."""
-    torch.set_num_threads(max(1, threads))
+    use_threads(threads)
     data = datamod.load_prepared(npz_path, record_path)
     device = select_device()
     model = load_trained_model(arch, model_path, len(data.classes), device)

@@ -265,3 +265,147 @@ def plot_shape_flow(flow: list[tuple[str, str]], title: str, path: Path | str) -
                         arrowprops={"arrowstyle": "->", "color": "#3b6ea5"})
     ax.set_title(title, fontsize=10)
     _save(fig, path)
+
+
+def _arch_colours(archs: list[str]) -> dict[str, tuple]:
+    palette = plt.cm.tab10(np.linspace(0, 1, 10))
+    return {arch: tuple(palette[i % 10]) for i, arch in enumerate(archs)}
+
+
+def plot_cost(rows: list[dict], title: str, path: Path | str) -> None:
+    """Test accuracy against parameters, mult-adds and seconds per epoch, one point per model."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    panels = [("parameters", "parameters (log)"), ("mult_adds", "mult-adds per image (log)"),
+              ("seconds_per_epoch", "training seconds per epoch (log)")]
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        for r in rows:
+            marker = "o" if r["convolutional"] else "s"
+            colour = "#3b6ea5" if r["convolutional"] else "#c0504d"
+            value = max(r[key], 1e-9)
+            ax.scatter(value, 100 * r["test_accuracy"], marker=marker, color=colour, s=40)
+            ax.annotate(r["arch"], (value, 100 * r["test_accuracy"]), fontsize=7,
+                        xytext=(4, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].scatter([], [], marker="o", color="#3b6ea5", label="convolutional")
+    axes[0].scatter([], [], marker="s", color="#c0504d", label="fully connected")
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_dense_equivalent(rows: list[dict], thought: list[dict], title: str,
+                          path: Path | str) -> None:
+    """Parameters of each convolution vs a dense layer with the same shapes (log scale)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 0.32 * len(rows) + 2.2),
+                                      width_ratios=[1.4, 1])
+    labels = [f"{r['arch']} {r['layer']}\n{r['input_shape']} -> {r['output_shape']}" for r in rows]
+    y = np.arange(len(rows))[::-1]
+    left.barh(y + 0.2, [r["dense_params"] for r in rows], 0.4, color="#c0504d", label="dense layer")
+    left.barh(y - 0.2, [r["conv_params"] for r in rows], 0.4, color="#3b6ea5", label="convolution")
+    for yy, r in zip(y, rows, strict=True):
+        left.text(r["dense_params"] * 1.3, yy + 0.2, f"x{r['saving_factor']:,.0f}", va="center",
+                  fontsize=6.5)
+    left.set_xscale("log")
+    left.set_yticks(y, labels, fontsize=6.5)
+    left.set_xlabel("parameters (log)")
+    left.legend(fontsize=8, loc="lower right")
+    left.set_title("each convolution of the compared CNNs", fontsize=9)
+    ty = np.arange(len(thought))[::-1]
+    right.barh(ty, [t["params"] for t in thought], color=["#c0504d", "#3b6ea5", "#c0504d"])
+    for yy, t in zip(ty, thought, strict=True):
+        right.text(t["params"] * 1.3, yy, f"{t['params']:,}", va="center", fontsize=7)
+    right.set_xscale("log")
+    right.set_yticks(ty, [t["layer"] for t in thought], fontsize=7)
+    right.set_xlim(right.get_xlim()[0], max(t["params"] for t in thought) * 1e3)
+    right.set_xlabel("parameters (log)")
+    right.set_title("first layer on a 224x224 RGB image", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_translation(rows: list[dict], title: str, path: Path | str) -> None:
+    """Accuracy against shift, one panel per direction, one line per model."""
+    directions = list(dict.fromkeys(r["direction"] for r in rows))
+    archs = list(dict.fromkeys(r["arch"] for r in rows))
+    colours = _arch_colours(archs)
+    fig, axes = plt.subplots(1, len(directions), figsize=(4.3 * len(directions), 3.8), sharey=True)
+    for ax, direction in zip(np.atleast_1d(axes), directions, strict=True):
+        for arch in archs:
+            points = [(r["shift"], 100 * r["accuracy"]) for r in rows
+                      if r["arch"] == arch and r["direction"] == direction]
+            ax.plot(*zip(*points, strict=True), "-o", markersize=3, color=colours[arch], label=arch)
+        ax.set_title(f"{direction} shift", fontsize=9)
+        ax.set_xlabel("pixels shifted (zero fill)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("test accuracy (%)")
+    np.atleast_1d(axes)[-1].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_permutation(rows: list[dict], title: str, path: Path | str) -> None:
+    """Accuracy of each model on original and pixel-permuted images."""
+    archs = [r["arch"] for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(1.6 * len(rows) + 3, 3.8))
+    original = [100 * r["accuracy_original"] for r in rows]
+    permuted = [100 * r["accuracy_permuted"] for r in rows]
+    ax.bar(x - 0.2, original, 0.4, label="original pixels", color="#3b6ea5")
+    ax.bar(x + 0.2, permuted, 0.4, label="pixels permuted (one fixed permutation)", color="#e0a040")
+    for xx, a, b in zip(x, original, permuted, strict=True):
+        ax.text(xx - 0.2, a + 0.3, f"{a:.2f}", ha="center", fontsize=7)
+        ax.text(xx + 0.2, b + 0.3, f"{b:.2f}", ha="center", fontsize=7)
+    low = min(original + permuted)
+    ax.set_ylim(max(0, low - 5), 100.5)
+    ax.set_xticks(x, archs)
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
+def plot_data_efficiency(rows: list[dict], title: str, path: Path | str) -> None:
+    """Test accuracy against training-set size (log axis), one line per model."""
+    archs = list(dict.fromkeys(r["arch"] for r in rows))
+    colours = _arch_colours(archs)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for arch in archs:
+        points = sorted((r["train_size"], 100 * r["test_accuracy"]) for r in rows if r["arch"] == arch)
+        ax.plot(*zip(*points, strict=True), "-o", color=colours[arch], label=arch, markersize=4)
+    ax.set_xscale("log")
+    ax.set_xlabel("training images (log)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
+def plot_training_dynamics(histories: dict[str, list[dict]], title: str, path: Path | str) -> None:
+    """Training loss and test accuracy per epoch, overlaid for all models."""
+    colours = _arch_colours(list(histories))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for arch, rows in histories.items():
+        epochs = [int(r["epoch"]) for r in rows]
+        left.plot(epochs, [float(r["train_loss"]) for r in rows], "-o", markersize=3,
+                  color=colours[arch], label=arch)
+        right.plot(epochs, [100 * float(r["test_acc"]) for r in rows], "-o", markersize=3,
+                   color=colours[arch], label=arch)
+    left.set_yscale("log")
+    left.set_ylabel("training loss (log)")
+    right.set_ylabel("test accuracy (%)")
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    right.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)

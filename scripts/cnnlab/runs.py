@@ -19,6 +19,7 @@ import torch
 from cnnlab import data as datamod
 from cnnlab import evaluation, plotting, training
 from cnnlab.models import count_parameters, create_model, model_spec
+from cnnlab.training import use_threads
 
 log = logging.getLogger("cnnlab")
 
@@ -81,9 +82,14 @@ def prepare_data(
 
 
 def resolve_augment(setting: str, dataset: str) -> bool:
-    """``auto`` augments CIFAR-10 (as the article does) and nothing else."""
+    """``auto`` augments CIFAR-10 and its subsets (as the article does) and nothing else.
+
+    Pixel-permuted images have no spatial neighbourhoods for a crop or flip to respect, so
+    ``auto`` leaves them alone.
+    """
     if setting == "auto":
-        return dataset == "cifar10"
+        base, derivation, _ = datamod.split_dataset_name(dataset)
+        return base == "cifar10" and derivation != "permuted"
     return setting == "crop_flip"
 
 
@@ -104,7 +110,7 @@ def train_model(
     device_preference: str = "auto",
 ) -> dict[str, Any]:
     """Train ``arch`` on the prepared ``dataset`` and write weights, history and run record."""
-    torch.set_num_threads(max(1, threads))
+    use_threads(threads)
     recipe = training.TrainSettings.from_mapping(settings)
     data = datamod.load_prepared(npz_path, record_path)
     device = training.select_device(device_preference)
@@ -140,7 +146,9 @@ def train_model(
         "epochs": recipe.epochs,
         "resumed_from_epoch": result.resumed_from_epoch,
         "final_test_accuracy": result.history[-1]["test_acc"],
+        "train_size": int(len(data.train.labels)),
         "seconds_per_epoch": float(np.median([row["seconds"] for row in result.history])),
+        "images_per_second": float(np.median([row["images_per_second"] for row in result.history])),
         "wall_seconds": result.wall_seconds,
         "run_id": run_id,
         "data_is_sample": bool(data.record.get("is_sample")),
@@ -167,7 +175,7 @@ def evaluate_model(
     device_preference: str = "auto",
 ) -> dict[str, Any]:
     """Evaluate trained ``arch`` on the test split; write metrics and the two figures."""
-    torch.set_num_threads(max(1, threads))
+    use_threads(threads)
     data = datamod.load_prepared(npz_path, record_path)
     device = training.select_device(device_preference)
     model = evaluation.load_trained_model(arch, model_path, len(data.classes), device)
