@@ -1,4 +1,6 @@
 rule prepare_data:
+    wildcard_constraints:
+        dataset=BASE_DATASET,
     output:
         data="results/data/{dataset}.npz",
         record="results/data/{dataset}.json",
@@ -15,3 +17,25 @@ rule prepare_data:
         "results/benchmarks/data/{dataset}.tsv"
     script:
         "../../scripts/prepare_data.py"
+
+
+# Derived datasets of the comparison experiments: ordinary cached dataset artifacts, so their
+# training runs are ordinary train and evaluate jobs.
+rule derive_dataset:
+    wildcard_constraints:
+        base=BASE_DATASET,
+        derivation="permuted|subset_[0-9.]+",
+    input:
+        data="results/data/{base}.npz",
+        record="results/data/{base}.json",
+    output:
+        data="results/data/{base}_{derivation}.npz",
+        record="results/data/{base}_{derivation}.json",
+    params:
+        seed=derivation_seed,
+    log:
+        "results/logs/data/{base}_{derivation}.log",
+    benchmark:
+        "results/benchmarks/data/{base}_{derivation}.tsv"
+    script:
+        "../../scripts/derive_dataset.py"

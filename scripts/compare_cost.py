@@ -1,0 +1,17 @@
+"""Adapter of rule compare_cost: accuracy against parameters, mult-adds and time."""
+
+from cnnlab.experiments import compare_cost
+from cnnlab.runs import logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    compare_cost(
+        dataset=snakemake.wildcards.dataset,
+        archs=snakemake.params.archs,
+        metrics=snakemake.input.metrics,
+        train=snakemake.input.train,
+        params=snakemake.input.params,
+        csv_path=snakemake.output.csv,
+        png_path=snakemake.output.png,
+    )

@@ -1,0 +1,19 @@
+"""Adapter of rule compare_data_efficiency: accuracy against training-set size."""
+
+from cnnlab.experiments import compare_data_efficiency
+from cnnlab.runs import logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    compare_data_efficiency(
+        dataset=snakemake.wildcards.dataset,
+        runs=[
+            (arch, fraction, metrics, train)
+            for (arch, fraction), metrics, train in zip(
+                snakemake.params.runs, snakemake.input.metrics, snakemake.input.train, strict=True
+            )
+        ],
+        csv_path=snakemake.output.csv,
+        png_path=snakemake.output.png,
+    )

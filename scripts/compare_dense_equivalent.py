@@ -1,0 +1,15 @@
+"""Adapter of rule compare_dense_equivalent: what weight sharing saves."""
+
+from cnnlab.experiments import compare_dense_equivalent
+from cnnlab.runs import logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    compare_dense_equivalent(
+        dataset=snakemake.wildcards.dataset,
+        archs=snakemake.params.archs,
+        csv_path=snakemake.output.csv,
+        thought_csv=snakemake.output.thought,
+        png_path=snakemake.output.png,
+    )

@@ -1,0 +1,17 @@
+"""Adapter of rule compare_permutation: plain against pixel-permuted training."""
+
+from cnnlab.experiments import compare_permutation
+from cnnlab.runs import logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    compare_permutation(
+        dataset=snakemake.wildcards.dataset,
+        archs=snakemake.params.archs,
+        original=snakemake.input.original,
+        permuted=snakemake.input.permuted,
+        permuted_record=snakemake.input.record,
+        csv_path=snakemake.output.csv,
+        png_path=snakemake.output.png,
+    )

@@ -1,0 +1,15 @@
+"""Adapter of rule compare_training_dynamics: the compared models' curves overlaid."""
+
+from cnnlab.experiments import compare_training_dynamics
+from cnnlab.runs import logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    compare_training_dynamics(
+        dataset=snakemake.wildcards.dataset,
+        archs=snakemake.params.archs,
+        histories=snakemake.input.histories,
+        csv_path=snakemake.output.csv,
+        png_path=snakemake.output.png,
+    )

@@ -1,0 +1,20 @@
+"""Adapter of rule compare_translation: accuracy on shifted test images."""
+
+from cnnlab.experiments import compare_translation
+from cnnlab.runs import logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    compare_translation(
+        dataset=snakemake.wildcards.dataset,
+        archs=snakemake.params.archs,
+        models=snakemake.input.models,
+        npz_path=snakemake.input.data,
+        record_path=snakemake.input.record,
+        max_shift=snakemake.params.max_shift,
+        batch_size=snakemake.params.batch_size,
+        threads=snakemake.threads,
+        csv_path=snakemake.output.csv,
+        png_path=snakemake.output.png,
+    )

@@ -1,0 +1,16 @@
+"""Adapter of rule derive_dataset: a pixel-permuted or subset copy of a prepared dataset."""
+
+from cnnlab.experiments import derive_dataset
+from cnnlab.runs import logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    derive_dataset(
+        name=f"{snakemake.wildcards.base}_{snakemake.wildcards.derivation}",
+        npz_path=snakemake.input.data,
+        record_path=snakemake.input.record,
+        seed=snakemake.params.seed,
+        out_npz=snakemake.output.data,
+        out_record=snakemake.output.record,
+    )
