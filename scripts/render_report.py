@@ -1,0 +1,23 @@
+"""Adapter of rule render_report: the HTML report and its PDF."""
+
+import os
+from pathlib import Path
+
+from cnnlab.report import render_report
+from cnnlab.runs import logging_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
+
+with logging_to(snakemake.log[0]):
+    render_report(
+        results="results",
+        report_dir=Path(snakemake.output.html).parent,
+        project=os.getcwd(),
+        template_dir=Path(snakemake.input.templates[0]).parent,
+        css_path=snakemake.input.css,
+        config=snakemake.params.config,
+        runs=[tuple(pair) for pair in snakemake.params.runs],
+        compare_datasets=snakemake.params.compare_datasets,
+        html_path=snakemake.output.html,
+        pdf_path=snakemake.output.pdf,
+    )

@@ -1,0 +1,98 @@
+"""Report rendering: escaping, the restricted URL fetcher, missing figures, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cnnlab import report
+from conftest import PROJECT
+
+TEMPLATES = PROJECT / "workflow" / "report" / "templates"
+
+
+def tiny_pdf(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "report").mkdir(exist_ok=True)
+    html = tmp_path / "report" / "index.html"
+    html.write_text(f"<html><body><h1>t</h1>{body}</body></html>")
+    return html
+
+
+def test_fetcher_refuses_files_outside_the_allowed_folders(tmp_path: Path) -> None:
+    from weasyprint.urls import FatalURLFetchingError
+
+    html = tiny_pdf(tmp_path, '<img src="file:///etc/hostname">')
+    with pytest.raises(FatalURLFetchingError, match="refusing /etc/hostname: outside the allowed"):
+        report.render_pdf(html, tmp_path / "out.pdf", [tmp_path / "results", tmp_path / "report"], 0)
+    assert not (tmp_path / "out.pdf").exists()
+
+
+def test_fetcher_refuses_the_network(tmp_path: Path) -> None:
+    from weasyprint.urls import FatalURLFetchingError
+
+    html = tiny_pdf(tmp_path, '<img src="http://127.0.0.1:9/x.png">')
+    with pytest.raises(FatalURLFetchingError, match="refusing http://127.0.0.1:9/x.png"):
+        report.render_pdf(html, tmp_path / "out.pdf", [tmp_path / "report"], 0)
+
+
+def test_a_missing_figure_fails_the_pdf_instead_of_leaving_a_hole(tmp_path: Path) -> None:
+    from weasyprint.urls import FatalURLFetchingError
+
+    html = tiny_pdf(tmp_path, '<img src="figures/gone.png">')
+    with pytest.raises(FatalURLFetchingError, match="missing file .*gone.png"):
+        report.render_pdf(html, tmp_path / "out.pdf", [tmp_path / "report"], 0)
+
+
+def test_a_missing_figure_fails_before_rendering(tmp_path: Path) -> None:
+    figures = report.Figures(tmp_path / "results", tmp_path / "report")
+    with pytest.raises(report.ReportError, match="missing figure .*mnist/digitcnn/filters.png"):
+        figures("mnist/digitcnn/filters.png")
+
+
+def test_allowed_files_render_and_the_same_input_gives_the_same_bytes(tmp_path: Path) -> None:
+    html = tiny_pdf(tmp_path, "<p>hello</p>")
+    report.render_pdf(html, tmp_path / "a.pdf", [tmp_path / "report"], 1_700_000_000)
+    report.render_pdf(html, tmp_path / "b.pdf", [tmp_path / "report"], 1_700_000_000)
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+
+
+def test_templates_escape_and_refuse_undefined_values() -> None:
+    env = report.environment(TEMPLATES)
+    macro = env.from_string('{% from "macros.html.j2" import figure %}{{ figure(src, cap) }}')
+    out = macro.render(src="x.png", cap='<script>alert("x")</script>')
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    import jinja2
+
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ nothing.here }}").render()
+
+
+def test_findings_are_sentences_from_the_numbers() -> None:
+    summary = [
+        {"arch": "mlp", "convolutional": False, "parameters": 535818, "test_accuracy": 0.981, "epochs": 3},
+        {"arch": "digitcnn", "convolutional": True, "parameters": 206922, "test_accuracy": 0.990, "epochs": 3},
+    ]
+    text = " ".join(report.findings(summary, None))
+    assert "digitcnn: 99.00% test accuracy with 206,922 parameters" in text
+    assert "(mlp, 535,818 parameters) 98.10%" in text
+
+
+def test_the_stylesheet_renders_without_css_warnings(tmp_path: Path, caplog) -> None:
+    css = PROJECT / "workflow" / "report" / "static" / "report.css"
+    context_html = report.environment(TEMPLATES).from_string(
+        "<html><head><style>{{ css | safe }}</style></head><body>"
+        '<section class="toc"><ol><li><a href="#a">A</a></li></ol></section>'
+        '<section id="a" class="chapter"><h1>A</h1><p>text</p></section></body></html>'
+    ).render(css=css.read_text())
+    (tmp_path / "report").mkdir()
+    html = tmp_path / "report" / "index.html"
+    html.write_text(context_html)
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        report.render_pdf(html, tmp_path / "report" / "out.pdf", [tmp_path / "report"], 0)
+    assert [r.getMessage() for r in caplog.records if r.name == "weasyprint"] == []
+    import pypdf
+
+    text = pypdf.PdfReader(tmp_path / "report" / "out.pdf").pages[0].extract_text()
+    assert "A" in text and "page 1 of 2" in text.replace("\n", " ")
