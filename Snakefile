@@ -9,9 +9,13 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/inspect.smk"
+include: "workflow/rules/compare.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         all_targets,
+        "report/index.html",
+        "report/report.pdf",
     default_target: True

@@ -16,6 +16,8 @@ from conftest import PROJECT, shared_data_path
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 SMALL_ARCHS = ["digitcnn", "mlp"]
+HOSTILE_TITLE = 'Small run <script>alert("x")</script> & <b>bold</b>'
+
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -34,11 +36,16 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def small_config(**training: dict) -> dict:
     return {
-        "title": "small end-to-end run",
+        "title": HOSTILE_TITLE,
         "datasets": {"mnist": {"architectures": SMALL_ARCHS}},
         "data": {"train_limit": 300, "test_limit": 200, "download": False},
         "training": {arch: {"epochs": 1, **training.get(arch, {})} for arch in SMALL_ARCHS},
         "evaluation": {"misclassified": 9},
+        "compare": {
+            "datasets": ["mnist"], "architectures": SMALL_ARCHS, "max_shift": 2,
+            "permutation": {"architectures": SMALL_ARCHS, "seed": 1},
+            "data_efficiency": {"architectures": ["mlp"], "fractions": [0.5, 1.0], "max_epochs": 2},
+        },
     }
 
 
@@ -62,18 +69,26 @@ def test_default_config_plans_every_train_and_evaluate_job(tmp_path: Path) -> No
     result = snakemake(tmp_path, "-n", "--cores", "2")
     jobs = planned_jobs(result.stdout)
     # Seven architectures; five are convolutional; all but logreg and lenet5 (tanh) have ReLUs.
-    assert jobs == {"prepare_data": 1, "train": 7, "evaluate": 7, "param_breakdown": 7,
-                    "extract_filters": 5, "extract_feature_maps": 5, "receptive_fields": 5,
-                    "measure_sparsity": 5, "all": 1}
+    # Permuted runs: mlp and digitcnn; subsets: 3 fractions below 1.0 for each of them.
+    compare = {"compare_cost": 1, "compare_dense_equivalent": 1, "compare_translation": 1,
+               "compare_permutation": 1, "compare_data_efficiency": 1,
+               "compare_training_dynamics": 1}
+    assert jobs == {"prepare_data": 1, "derive_dataset": 4, "render_report": 1, "train": 7 + 2 + 6,
+                    "evaluate": 7 + 2 + 6, "param_breakdown": 7, "extract_filters": 5,
+                    "extract_feature_maps": 5, "receptive_fields": 5, "measure_sparsity": 5,
+                    **compare, "all": 1}
 
 
 def test_full_config_plans_three_datasets(tmp_path: Path) -> None:
     result = snakemake(tmp_path, "-n", "--cores", "2", "--configfile",
                        str(PROJECT / "configs" / "full.yaml"))
+    compare = {name: 2 for name in ("compare_cost", "compare_dense_equivalent",
+                                    "compare_translation", "compare_permutation",
+                                    "compare_data_efficiency", "compare_training_dynamics")}
     assert planned_jobs(result.stdout) == {
-        "prepare_data": 3, "train": 16, "evaluate": 16, "param_breakdown": 16,
-        "extract_filters": 12, "extract_feature_maps": 12, "receptive_fields": 12,
-        "measure_sparsity": 12, "all": 1}
+        "prepare_data": 3, "derive_dataset": 8, "render_report": 1, "train": 16 + 16, "evaluate": 16 + 16,
+        "param_breakdown": 16, "extract_filters": 12, "extract_feature_maps": 12,
+        "receptive_fields": 12, "measure_sparsity": 12, **compare, "all": 1}
 
 
 def test_bad_config_stops_before_any_job_and_deletes_nothing(tmp_path: Path) -> None:
@@ -156,13 +171,80 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
     assert sum(int(line.split(",")[6]) for line in params[1:]) == 535_818
     assert not (results / "mnist" / "mlp" / "filters.png").exists()
 
+    # The comparison: six tables and figures from one run.
+    compare = results / "mnist" / "compare"
+    for name in ("cost", "dense_equivalent", "translation", "permutation", "data_efficiency",
+                 "training_dynamics"):
+        assert (compare / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+        assert len((compare / f"{name}.csv").read_text().splitlines()) > 1, name
+    permutation = (compare / "permutation.csv").read_text().splitlines()
+    assert permutation[0].startswith("arch,convolutional,accuracy_original,accuracy_permuted")
+    assert len(permutation) == 3 and permutation[1].endswith(",1")  # the permutation's seed
+    permuted_record = json.loads((results / "data" / "mnist_permuted.json").read_text())
+    assert permuted_record["derived"]["kind"] == "pixel_permutation"
+    efficiency = (compare / "data_efficiency.csv").read_text().splitlines()
+    assert [line.split(",")[:3] for line in efficiency[1:]] == [["mlp", "0.5", "150"],
+                                                                ["mlp", "1.0", "300"]]
+    translation = (compare / "translation.csv").read_text().splitlines()
+    assert len(translation) == 1 + 2 * 3 * 3  # two models, three directions, shifts 0..2
+    metrics = {arch: json.loads((results / "mnist" / arch / "metrics.json").read_text())
+               for arch in SMALL_ARCHS}
+    for line in translation[1:]:
+        arch, _, shift, accuracy = line.split(",")
+        if shift == "0":
+            assert float(accuracy) == pytest.approx(metrics[arch]["test_accuracy"])
+
+    check_report(tmp_path, metrics)
+
     # A second run after a complete one does nothing.
     assert "Nothing to be done" in snakemake(tmp_path, "-n", "--cores", "2").stdout
 
     # Changing one architecture's learning rate reruns only that architecture's jobs.
     write_config(tmp_path, small_config(mlp={"lr": 0.002}))
     result = snakemake(tmp_path, "-n", "--cores", "2")
-    # (parameter tables and receptive fields depend on the architecture alone: not rerun)
-    assert planned_jobs(result.stdout) == {"train": 1, "evaluate": 1, "measure_sparsity": 1, "all": 1}
-    assert "wildcards: dataset=mnist, arch=mlp" in result.stdout
+    # (parameter tables and receptive fields depend on the architecture alone: not rerun; the
+    # MLP's permuted and subset runs use the same recipe, and the comparisons that include it)
+    assert planned_jobs(result.stdout) == {
+        "train": 3, "evaluate": 3, "measure_sparsity": 1, "compare_cost": 1,
+        "compare_translation": 1, "compare_permutation": 1, "compare_data_efficiency": 1,
+        "compare_training_dynamics": 1, "render_report": 1, "all": 1}
     assert "arch=digitcnn" not in result.stdout
+
+
+def check_report(workdir: Path, metrics: dict[str, dict]) -> None:
+    """The HTML and PDF of the small run: sections, links, numbers, escaping."""
+    from html.parser import HTMLParser
+
+    import pypdf
+
+    html = (workdir / "report" / "index.html").read_text()
+    for heading in ("Summary", "Models on mnist", "digitcnn", "mlp", "CNN vs MLP: the evidence",
+                    "Methods and provenance", "Receptive fields", "Feature maps",
+                    "Pixel permutation", "Data efficiency", "Translation robustness"):
+        assert f">{heading}</h" in html, heading
+    assert "<script>" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.sources: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag == "img":
+                self.sources.append(dict(attrs)["src"])
+
+    parser = Links()
+    parser.feed(html)
+    assert len(parser.sources) > 20
+    for src in parser.sources:
+        assert not src.startswith(("/", "http")), src
+        assert (workdir / "report" / src).is_file(), src
+
+    reader = pypdf.PdfReader(workdir / "report" / "report.pdf")
+    assert 8 <= len(reader.pages) <= 80
+    assert not reader.attachments
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert 'Small run <script>alert("x")</script> & <b>bold</b>' in text
+    for arch, values in metrics.items():
+        assert f"{100 * values['test_accuracy']:.2f}%" in text, arch
+    assert f"page 2 of {len(reader.pages)}" in text

@@ -9,11 +9,16 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
+from cnnlab.compare import subset_epochs  # noqa: E402
 from cnnlab.config import ConfigError, load_schema, validate_config  # noqa: E402
-from cnnlab.data import DATASETS  # noqa: E402
+from cnnlab.data import DATASETS, split_dataset_name  # noqa: E402
 from cnnlab.models import list_models, model_spec  # noqa: E402
 
 SCHEMA_PATH = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+REPORT_TEMPLATES = sorted(
+    str(p) for p in (Path(workflow.basedir) / "workflow" / "report" / "templates").glob("*.html.j2")
+)
+REPORT_CSS = str(Path(workflow.basedir) / "workflow" / "report" / "static" / "report.css")
 
 try:
     _validated = validate_config(
@@ -28,8 +33,13 @@ config.clear()
 config.update(_validated)
 
 
+BASE_DATASET = "|".join(DATASETS)
+
+
+# A dataset is a published one or one derived from it for the comparison experiments:
+# <base>_permuted (pixels shuffled) or <base>_subset_<fraction> (part of the training split).
 wildcard_constraints:
-    dataset="|".join(DATASETS),
+    dataset=f"({BASE_DATASET})(_permuted|_subset_[0-9.]+)?",
     arch="|".join(list_models()),
 
 
@@ -69,18 +79,115 @@ def arch_has_relu(arch):
     return any(isinstance(m, (nn.ReLU, nn.ReLU6)) for m in create_model(arch).modules())
 
 
+COMPARE_OUTPUTS = [
+    "cost.csv", "cost.png", "dense_equivalent.csv", "first_layer_224.csv",
+    "dense_equivalent.png", "translation.csv", "translation.png", "permutation.csv",
+    "permutation.png", "data_efficiency.csv", "data_efficiency.png", "training_dynamics.csv",
+    "training_dynamics.png",
+]
+
+
 def all_targets(wildcards):
     """Everything `snakemake` with no target builds."""
-    return [
+    targets = [
         f"results/{dataset}/{arch}/{name}"
         for dataset, arch in run_pairs()
         for name in arch_outputs(arch)
     ]
+    for dataset in config["compare"]["datasets"]:
+        targets += [f"results/{dataset}/compare/{name}" for name in COMPARE_OUTPUTS]
+    return targets
 
 
 def training_settings(wildcards):
-    """The resolved recipe of one architecture (a param: changing it reruns only its jobs)."""
-    return dict(config["training"][wildcards.arch])
+    """The resolved recipe of one run (a param: changing it reruns only that run's jobs).
+
+    A run on a training subset gets as many optimiser steps as the full run, within
+    compare.data_efficiency.max_epochs.
+    """
+    settings = dict(config["training"][wildcards.arch])
+    _, derivation, fraction = split_dataset_name(wildcards.dataset)
+    if derivation == "subset":
+        settings["epochs"] = subset_epochs(
+            settings["epochs"], fraction, config["compare"]["data_efficiency"]["max_epochs"]
+        )
+    return settings
+
+
+def derivation_seed(wildcards):
+    """The permutation's own seed for permuted pixels, the run seed for subsets."""
+    if wildcards.derivation == "permuted":
+        return config["compare"]["permutation"]["seed"]
+    return config["seed"]
+
+
+def subset_name(dataset, fraction):
+    """The derived dataset of a training fraction (the full dataset for 1.0)."""
+    return dataset if fraction >= 1 else f"{dataset}_subset_{fraction:g}"
+
+
+def runs_of(dataset, archs, name):
+    """results/{dataset}/{arch}/{name} for each architecture."""
+    return [f"results/{dataset}/{arch}/{name}" for arch in archs]
+
+
+def compare_cost_inputs(wildcards):
+    archs = config["compare"]["architectures"]
+    return {
+        "metrics": runs_of(wildcards.dataset, archs, "metrics.json"),
+        "train": runs_of(wildcards.dataset, archs, "train.json"),
+        "params": runs_of(wildcards.dataset, archs, "params.csv"),
+    }
+
+
+def compare_translation_inputs(wildcards):
+    return {
+        "data": f"results/data/{wildcards.dataset}.npz",
+        "record": f"results/data/{wildcards.dataset}.json",
+        "models": runs_of(wildcards.dataset, config["compare"]["architectures"], "model.pt"),
+    }
+
+
+def compare_permutation_inputs(wildcards):
+    archs = config["compare"]["permutation"]["architectures"]
+    return {
+        "original": runs_of(wildcards.dataset, archs, "metrics.json"),
+        "permuted": runs_of(f"{wildcards.dataset}_permuted", archs, "metrics.json"),
+        "record": f"results/data/{wildcards.dataset}_permuted.json",
+    }
+
+
+def data_efficiency_runs(dataset):
+    """(arch, fraction, dataset name) of every data-efficiency run."""
+    settings = config["compare"]["data_efficiency"]
+    return [
+        (arch, fraction, subset_name(dataset, fraction))
+        for arch in settings["architectures"]
+        for fraction in sorted(settings["fractions"])
+    ]
+
+
+def compare_data_efficiency_inputs(wildcards):
+    runs = data_efficiency_runs(wildcards.dataset)
+    return {
+        "metrics": [f"results/{name}/{arch}/metrics.json" for arch, _, name in runs],
+        "train": [f"results/{name}/{arch}/train.json" for arch, _, name in runs],
+    }
+
+
+def compare_dynamics_inputs(wildcards):
+    return {"histories": runs_of(wildcards.dataset, config["compare"]["architectures"], "history.csv")}
+
+
+def data_efficiency_labels(wildcards):
+    """(arch, fraction) of each run, in the order of the rule's inputs."""
+    return [[arch, fraction] for arch, fraction, _ in data_efficiency_runs(wildcards.dataset)]
+
+
+# Heavy jobs (training, evaluation, passes over the test set) claim every core Snakemake was
+# given, so they run one at a time: PyTorch already uses all cores within one job, and two
+# multi-threaded jobs side by side on the same cores slow each other down several times over.
+HEAVY_THREADS = max(1, workflow.cores or 1)
 
 
 def gpu_request(wildcards):

@@ -5,8 +5,18 @@ rule evaluate:
         model="results/{dataset}/{arch}/model.pt",
     output:
         metrics="results/{dataset}/{arch}/metrics.json",
-        confusion="results/{dataset}/{arch}/confusion.png",
-        misclassified="results/{dataset}/{arch}/misclassified.png",
+        confusion=report(
+            "results/{dataset}/{arch}/confusion.png",
+            caption="../report/captions/confusion.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
+        misclassified=report(
+            "results/{dataset}/{arch}/misclassified.png",
+            caption="../report/captions/misclassified.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
     params:
         batch_size=config["evaluation"]["batch_size"],
         misclassified=config["evaluation"]["misclassified"],
@@ -14,7 +24,7 @@ rule evaluate:
         "results/logs/{dataset}/{arch}/evaluate.log",
     benchmark:
         "results/benchmarks/{dataset}/{arch}/evaluate.tsv"
-    threads: 2
+    threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
     script:

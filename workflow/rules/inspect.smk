@@ -3,7 +3,12 @@ rule extract_filters:
         model="results/{dataset}/{arch}/model.pt",
         record="results/data/{dataset}.json",
     output:
-        filters="results/{dataset}/{arch}/filters.png",
+        filters=report(
+            "results/{dataset}/{arch}/filters.png",
+            caption="../report/captions/filters.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
         signed="results/{dataset}/{arch}/filters_signed.png",
         similarity="results/{dataset}/{arch}/filter_similarity.csv",
         similarity_plot="results/{dataset}/{arch}/filter_similarity.png",
@@ -41,14 +46,19 @@ rule measure_sparsity:
         model="results/{dataset}/{arch}/model.pt",
     output:
         csv="results/{dataset}/{arch}/sparsity.csv",
-        png="results/{dataset}/{arch}/sparsity.png",
+        png=report(
+            "results/{dataset}/{arch}/sparsity.png",
+            caption="../report/captions/sparsity.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
     params:
         batch_size=config["evaluation"]["batch_size"],
     log:
         "results/logs/{dataset}/{arch}/measure_sparsity.log",
     benchmark:
         "results/benchmarks/{dataset}/{arch}/measure_sparsity.tsv"
-    threads: 2
+    threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
     script:
@@ -62,7 +72,12 @@ rule receptive_fields:
         record="results/data/{dataset}.json",
     output:
         csv="results/{dataset}/{arch}/receptive_field.csv",
-        png="results/{dataset}/{arch}/receptive_field.png",
+        png=report(
+            "results/{dataset}/{arch}/receptive_field.png",
+            caption="../report/captions/receptive_field.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
     params:
         seed=config["seed"],
     log:
@@ -78,7 +93,12 @@ rule param_breakdown:
         record="results/data/{dataset}.json",
     output:
         csv="results/{dataset}/{arch}/params.csv",
-        png="results/{dataset}/{arch}/params.png",
+        png=report(
+            "results/{dataset}/{arch}/params.png",
+            caption="../report/captions/params.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
         flow="results/{dataset}/{arch}/shape_flow.png",
     log:
         "results/logs/{dataset}/{arch}/param_breakdown.log",

@@ -16,7 +16,7 @@ rule train:
         "results/logs/{dataset}/{arch}/train.log",
     benchmark:
         "results/benchmarks/{dataset}/{arch}/train.tsv"
-    threads: 2
+    threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
     script:
