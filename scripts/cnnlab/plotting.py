@@ -310,9 +310,10 @@ def plot_dense_equivalent(rows: list[dict], thought: list[dict], title: str,
         left.text(r["dense_params"] * 1.3, yy + 0.2, f"x{r['saving_factor']:,.0f}", va="center",
                   fontsize=6.5)
     left.set_xscale("log")
+    left.set_xlim(right=max(r["dense_params"] for r in rows) * 200)  # room for the labels
     left.set_yticks(y, labels, fontsize=6.5)
     left.set_xlabel("parameters (log)")
-    left.legend(fontsize=8, loc="lower right")
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     left.set_title("each convolution of the compared CNNs", fontsize=9)
     ty = np.arange(len(thought))[::-1]
     right.barh(ty, [t["params"] for t in thought], color=["#c0504d", "#3b6ea5", "#c0504d"])
