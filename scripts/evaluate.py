@@ -15,6 +15,8 @@ with logging_to(snakemake.log[0]):
         metrics_path=snakemake.output.metrics,
         confusion_path=snakemake.output.confusion,
         misclassified_path=snakemake.output.misclassified,
+        history_path=snakemake.input.history,
+        curves_path=snakemake.output.curves,
         batch_size=snakemake.params.batch_size,
         misclassified=snakemake.params.misclassified,
     )

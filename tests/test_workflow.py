@@ -133,7 +133,7 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
     for arch in SMALL_ARCHS:
         folder = results / "mnist" / arch
         for name in ("model.pt", "history.csv", "train.json", "metrics.json", "confusion.png",
-                     "misclassified.png"):
+                     "misclassified.png", "curves.png"):
             assert (folder / name).stat().st_size > 0, f"{arch}/{name}"
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["test_size"] == 200

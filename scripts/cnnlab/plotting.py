@@ -410,3 +410,23 @@ def plot_training_dynamics(histories: dict[str, list[dict]], title: str, path: P
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save(fig, path)
+
+
+def plot_curves(history: list[dict], title: str, path: Path | str) -> None:
+    """Loss and accuracy per epoch, training and test, of one run."""
+    epochs = [int(r["epoch"]) for r in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    left.plot(epochs, [float(r["train_loss"]) for r in history], "-o", markersize=3, label="train")
+    left.plot(epochs, [float(r["test_loss"]) for r in history], "-s", markersize=3, label="test")
+    right.plot(epochs, [100 * float(r["train_acc"]) for r in history], "-o", markersize=3, label="train")
+    right.plot(epochs, [100 * float(r["test_acc"]) for r in history], "-s", markersize=3, label="test")
+    left.set_ylabel("cross-entropy loss")
+    right.set_ylabel("accuracy (%)")
+    for ax in (left, right):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)

@@ -180,6 +180,7 @@ def collect_context(
             "params": params, "mult_adds": sum(r["mult_adds"] for r in params),
             "history": _typed(_csv(base / "history.csv")),
             "fig": {"confusion": figures(f"{dataset}/{arch}/confusion.png"),
+                    "curves": figures(f"{dataset}/{arch}/curves.png"),
                     "misclassified": figures(f"{dataset}/{arch}/misclassified.png"),
                     "params": figures(f"{dataset}/{arch}/params.png"),
                     "shape_flow": figures(f"{dataset}/{arch}/shape_flow.png")},

@@ -170,11 +170,14 @@ def evaluate_model(
     metrics_path: Path | str,
     confusion_path: Path | str,
     misclassified_path: Path | str,
+    history_path: Path | str,
+    curves_path: Path | str,
     batch_size: int,
     misclassified: int,
     device_preference: str = "auto",
 ) -> dict[str, Any]:
-    """Evaluate trained ``arch`` on the test split; write metrics and the two figures."""
+    """Evaluate trained ``arch`` on the test split; write metrics and the figures (confusion
+    matrix, misclassified examples, training curves)."""
     use_threads(threads)
     data = datamod.load_prepared(npz_path, record_path)
     device = training.select_device(device_preference)
@@ -191,6 +194,11 @@ def evaluate_model(
         f"{arch} on {dataset}: test accuracy {100 * metrics['test_accuracy']:.2f}%",
         confusion_path,
     )
+    import csv
+
+    with open(history_path, newline="") as handle:
+        history = list(csv.DictReader(handle))
+    plotting.plot_curves(history, f"{arch} on {dataset}: training curves", curves_path)
     worst = evaluation.most_confident_errors(predictions, misclassified)
     captions = [
         f"true {data.classes[predictions.labels[i]]}\npred {data.classes[predictions.predicted[i]]}"

@@ -52,7 +52,7 @@ def run_pairs():
     ]
 
 
-EVALUATION_OUTPUTS = ["metrics.json", "confusion.png", "misclassified.png"]
+EVALUATION_OUTPUTS = ["metrics.json", "confusion.png", "misclassified.png", "curves.png"]
 PARAM_OUTPUTS = ["params.csv", "params.png", "shape_flow.png"]
 SPARSITY_OUTPUTS = ["sparsity.csv", "sparsity.png"]
 CONV_OUTPUTS = [

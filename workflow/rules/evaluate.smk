@@ -3,6 +3,7 @@ rule evaluate:
         data="results/data/{dataset}.npz",
         record="results/data/{dataset}.json",
         model="results/{dataset}/{arch}/model.pt",
+        history="results/{dataset}/{arch}/history.csv",
     output:
         metrics="results/{dataset}/{arch}/metrics.json",
         confusion=report(
@@ -14,6 +15,12 @@ rule evaluate:
         misclassified=report(
             "results/{dataset}/{arch}/misclassified.png",
             caption="../report/captions/misclassified.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
+        curves=report(
+            "results/{dataset}/{arch}/curves.png",
+            caption="../report/captions/curves.rst",
             category="{dataset}",
             subcategory="{arch}",
         ),
