@@ -141,6 +141,7 @@ def train_model(
         "seed": seed,
         "settings": training.settings_dict(recipe),
         "augment": augment,
+        "bf16_active": result.bf16,
         "parameters": count_parameters(model),
         "declared_parameters": model_spec(arch).num_params,
         "epochs": recipe.epochs,

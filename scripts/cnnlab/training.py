@@ -47,6 +47,9 @@ class TrainSettings:
     step_size: int = 20
     gamma: float = 0.1
     augment: str = "auto"
+    channels_last: bool = True
+    bf16: bool | str = "auto"
+    deterministic: bool = True
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "TrainSettings":
@@ -79,20 +82,56 @@ def use_threads(requested: int) -> int:
     return threads
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bfloat16 natively (else autocast would emulate it slowly)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def use_bf16(setting: bool | str, device: torch.device) -> bool:
+    """Resolve the ``bf16`` setting: ``auto`` means on where the hardware supports it natively."""
+    return native_bf16(device) if setting == "auto" else bool(setting)
+
+
+def autocast(device: torch.device, enabled: bool) -> Any:
+    """bf16 autocast on ``device`` when enabled (AVX512-BF16/AMX on CPU, tensor cores on GPU)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def configure_determinism(deterministic: bool, device: torch.device) -> None:
+    """Deterministic kernels (repeatable runs) or, when not asked for, cuDNN's autotuner."""
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cudnn.deterministic = deterministic
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch's global generators (CPU and CUDA) and numpy."""
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
 
 
-def to_device(split: Split, mean: list[float], std: list[float],
-              device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """A uint8 split as normalised float32 images and int64 labels on ``device``, once."""
+def to_device(split: Split, mean: list[float], std: list[float], device: torch.device,
+              memory_format: torch.memory_format = torch.contiguous_format,
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A uint8 split as normalised float32 images and int64 labels on ``device``, once.
+
+    The layout is set explicitly: with one channel, the strides a tensor inherits from numpy
+    can make it count as channels-last or not, and oneDNN then picks different (differently
+    fast, differently rounding) convolution kernels for the same data.
+    """
     images = torch.from_numpy(split.images).to(device)
     m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=device).view(1, -1, 1, 1)
     x = (images.float().div_(255.0) - m) / s
-    return x.contiguous(), torch.from_numpy(split.labels).to(device)
+    laid_out = torch.empty_like(x, memory_format=memory_format).copy_(x)
+    return laid_out, torch.from_numpy(split.labels).to(device)
 
 
 def crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 4,
@@ -184,6 +223,7 @@ class FitResult:
     resumed_from_epoch: int
     wall_seconds: float
     device: str
+    bf16: bool = False
 
 
 def fit(
@@ -210,9 +250,12 @@ def fit(
     from tqdm import tqdm
 
     start = time.perf_counter()
-    model.to(device)
-    x_train, y_train = to_device(data.train, data.mean, data.std, device)
-    x_test, y_test = to_device(data.test, data.mean, data.std, device)
+    configure_determinism(settings.deterministic, device)
+    bf16 = use_bf16(settings.bf16, device)
+    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+    model.to(device, memory_format=memory_format)
+    x_train, y_train = to_device(data.train, data.mean, data.std, device, memory_format)
+    x_test, y_test = to_device(data.test, data.mean, data.std, device, memory_format)
     fill = (-torch.tensor(data.mean) / torch.tensor(data.std)).to(device)
     optimizer = make_optimizer(model, settings)
     scheduler = make_scheduler(optimizer, settings)
@@ -248,8 +291,9 @@ def fit(
             xb, yb = x_train[index], y_train[index]
             if augment:
                 xb = crop_flip(xb, generator, fill=fill)
-            logits = model(xb)
-            loss = nn.functional.cross_entropy(logits, yb)
+            with autocast(device, bf16):
+                logits = model(xb)
+                loss = nn.functional.cross_entropy(logits.float(), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -261,7 +305,8 @@ def fit(
         bar.close()
         train_seconds = time.perf_counter() - epoch_start
         scheduler.step()
-        test_loss, test_acc = evaluate_loss_accuracy(model, x_test, y_test, eval_batch_size)
+        with autocast(device, bf16):
+            test_loss, test_acc = evaluate_loss_accuracy(model, x_test, y_test, eval_batch_size)
         row = {
             "epoch": epoch + 1,
             "train_loss": loss_sum.item() / n,
@@ -295,7 +340,7 @@ def fit(
                 },
                 checkpoint_path,
             )
-    return FitResult(history, first_epoch, time.perf_counter() - start, str(device))
+    return FitResult(history, first_epoch, time.perf_counter() - start, str(device), bf16)
 
 
 def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int, s: TrainSettings) -> None:
