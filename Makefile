@@ -7,7 +7,7 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed
 CORES ?= 4
 
-.PHONY: all venv report test lint dry-run clean
+.PHONY: all venv report test bench lint dry-run clean
 
 all: report
 
@@ -28,6 +28,10 @@ report: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check scripts tests
 	$(PY) -m pytest
+
+## Training speed: the tutorial loop vs the pipeline's trainer (results/bench/train.json).
+bench: $(STAMP)
+	$(PY) bench/bench_training.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check scripts tests
