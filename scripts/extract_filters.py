@@ -1,21 +1,17 @@
 """Adapter of rule extract_filters: first-layer kernels, operator similarity, deeper kernels."""
 
-import json
-
 from cnnlab.inspection import extract_filters
 from cnnlab.runs import logging_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
 with logging_to(snakemake.log[0]):
-    with open(snakemake.input.record) as handle:
-        num_classes = len(json.load(handle)["classes"])
     extract_filters(
         dataset=snakemake.wildcards.dataset,
         arch=snakemake.wildcards.arch,
         seed=snakemake.params.seed,
         model_path=snakemake.input.model,
-        num_classes=num_classes,
+        record_path=snakemake.input.record,
         filters_path=snakemake.output.filters,
         signed_path=snakemake.output.signed,
         similarity_csv=snakemake.output.similarity,

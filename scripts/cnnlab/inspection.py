@@ -30,13 +30,18 @@ def write_csv(rows: Sequence[dict[str, Any]], path: Path | str, columns: Sequenc
             writer.writerow({c: row[c] for c in columns})
 
 
+def _num_classes(record_path: Path | str) -> int:
+    return len(json.loads(Path(record_path).read_text())["classes"])
+
+
 def extract_filters(*, dataset: str, arch: str, seed: int, model_path: Path | str,
-                    num_classes: int, filters_path: Path | str, signed_path: Path | str,
+                    record_path: Path | str, filters_path: Path | str, signed_path: Path | str,
                     similarity_csv: Path | str, similarity_png: Path | str,
                     deeper_path: Path | str) -> dict[str, float]:
     """First-layer kernels (min-max and signed grids), their similarity to classic operators
     (trained and at initialisation) and the kernel norms of the deeper convolutions."""
     device = torch.device("cpu")
+    num_classes = _num_classes(record_path)
     trained = load_trained_model(arch, model_path, num_classes, device)
     seed_everything(seed)  # the trainer seeds the same way, so this is its starting point
     initial = create_model(arch, num_classes=num_classes)
@@ -159,11 +164,11 @@ PARAM_COLUMNS = ["index", "name", "type", "output_shape", "weight_params", "bias
                  "params", "trainable", "buffers", "share", "mult_adds"]
 
 
-def param_breakdown(*, dataset: str, arch: str, num_classes: int, csv_path: Path | str,
+def param_breakdown(*, dataset: str, arch: str, record_path: Path | str, csv_path: Path | str,
                     png_path: Path | str, flow_path: Path | str) -> list[dict[str, Any]]:
     """Per-layer shapes, parameters and mult-adds, a bar chart and a shape-flow figure."""
     spec = model_spec(arch)
-    model = create_model(arch, num_classes=num_classes)
+    model = create_model(arch, num_classes=_num_classes(record_path))
     rows = params.rows_as_dicts(params.layer_table(model, spec.input_shape))
     total = sum(p.numel() for p in model.parameters())
     if sum(r["params"] for r in rows) != total:

@@ -389,6 +389,14 @@ def plot_data_efficiency(rows: list[dict], title: str, path: Path | str) -> None
     _save(fig, path)
 
 
+def _finish_epoch_axes(axes: tuple, legend_size: int) -> None:
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=legend_size)
+
+
 def plot_training_dynamics(histories: dict[str, list[dict]], title: str, path: Path | str) -> None:
     """Training loss and test accuracy per epoch, overlaid for all models."""
     colours = _arch_colours(list(histories))
@@ -402,11 +410,7 @@ def plot_training_dynamics(histories: dict[str, list[dict]], title: str, path: P
     left.set_yscale("log")
     left.set_ylabel("training loss (log)")
     right.set_ylabel("test accuracy (%)")
-    for ax in (left, right):
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-    right.legend(fontsize=7)
+    _finish_epoch_axes((left, right), 7)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save(fig, path)
@@ -422,11 +426,8 @@ def plot_curves(history: list[dict], title: str, path: Path | str) -> None:
     right.plot(epochs, [100 * float(r["test_acc"]) for r in history], "-s", markersize=3, label="test")
     left.set_ylabel("cross-entropy loss")
     right.set_ylabel("accuracy (%)")
-    for ax in (left, right):
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    left.legend(fontsize=8)
+    _finish_epoch_axes((left, right), 8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     _save(fig, path)
