@@ -153,30 +153,50 @@ def plot_channel_norms(layers: list[tuple[str, np.ndarray]], title: str, path: P
     _save(fig, path)
 
 
+def _to_rgb(image: np.ndarray, cmap: str, low: float, high: float) -> np.ndarray:
+    scaled = (image - low) / (high - low) if high > low else np.zeros_like(image, dtype=float)
+    return plt.get_cmap(cmap)(np.clip(scaled, 0, 1))[..., :3]
+
+
 def plot_feature_maps(images: np.ndarray, maps: np.ndarray, row_labels: list[str], title: str,
                       path: Path | str, channels: int) -> None:
-    """One row per input image: the image, then the first ``channels`` maps of one layer."""
+    """One row per input image: the image, then the first ``channels`` maps of one layer.
+
+    The grid is composed as one RGB mosaic and drawn with a single imshow: a figure of
+    hundreds of small axes took matplotlib seconds per layer.
+    """
     shown = min(channels, maps.shape[1])
     rows = len(images)
-    fig, axes = plt.subplots(rows, shown + 1, figsize=(0.8 * (shown + 1) + 0.4, 0.85 * rows + 0.6),
-                             squeeze=False)
+    cell = max(images.shape[-1], maps.shape[-1])
+    gap = max(1, cell // 10)
+    mosaic = np.ones((rows * (cell + gap) - gap, (shown + 1) * (cell + gap) - gap, 3))
+
+    def place(r: int, c: int, rgb: np.ndarray) -> None:
+        factor = max(1, cell // max(rgb.shape[:2]))  # small maps drawn as large as the input
+        rgb = rgb.repeat(factor, axis=0).repeat(factor, axis=1)
+        h, w = rgb.shape[:2]
+        y, x = r * (cell + gap) + (cell - h) // 2, c * (cell + gap) + (cell - w) // 2
+        mosaic[y:y + h, x:x + w] = rgb
+
     for r in range(rows):
-        ax = axes[r, 0]
         image = images[r]
         if image.shape[0] == 1:
-            ax.imshow(image[0], cmap="gray_r", vmin=0, vmax=255)
+            place(r, 0, _to_rgb(image[0].astype(float), "gray_r", 0, 255))
         else:
-            ax.imshow(np.transpose(image, (1, 2, 0)))
-        ax.set_ylabel(row_labels[r], fontsize=6, rotation=0, ha="right", va="center")
+            place(r, 0, np.transpose(image, (1, 2, 0)) / 255.0)
         for c in range(shown):
-            axes[r, c + 1].imshow(maps[r, c], cmap="viridis", interpolation="nearest")
-        for ax in axes[r]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    axes[0, 0].set_title("input", fontsize=6)
-    for c in range(shown):
-        axes[0, c + 1].set_title(f"ch {c}", fontsize=6)
-    fig.suptitle(title, fontsize=8)
+            fmap = maps[r, c]
+            place(r, c + 1, _to_rgb(fmap, "viridis", float(fmap.min()), float(fmap.max())))
+    fig, ax = plt.subplots(figsize=(0.8 * (shown + 1) + 0.6, 0.8 * rows + 0.6))
+    ax.imshow(mosaic, interpolation="nearest")
+    centres = [i * (cell + gap) + cell / 2 - 0.5 for i in range(max(rows, shown + 1))]
+    ax.set_xticks(centres[: shown + 1], ["input"] + [f"ch {c}" for c in range(shown)], fontsize=6)
+    ax.set_yticks(centres[:rows], row_labels, fontsize=6)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title, fontsize=8, pad=14)
     _save(fig, path)
 
 
