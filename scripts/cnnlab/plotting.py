@@ -21,6 +21,14 @@ def _save(fig: plt.Figure, path: Path | str) -> None:
     plt.close(fig)
 
 
+def _message_figure(text: str, path: Path | str) -> None:
+    """A small figure that says why there is nothing to draw (the report still has its file)."""
+    fig, ax = plt.subplots(figsize=(5, 1))
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    _save(fig, path)
+
+
 def plot_confusion(cm: np.ndarray, classes: list[str], title: str, path: Path | str) -> None:
     """Confusion matrix: colour is the share of each true class, text the count."""
     cm = np.asarray(cm)
@@ -49,10 +57,7 @@ def plot_image_grid(images: np.ndarray, captions: list[str], title: str, path: P
     """A grid of uint8 (N, C, H, W) images with a caption under each."""
     n = len(images)
     if n == 0:
-        fig, ax = plt.subplots(figsize=(4, 1))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "no misclassified test images", ha="center", va="center")
-        _save(fig, path)
+        _message_figure("no misclassified test images", path)
         return
     columns = min(columns, n)
     rows = math.ceil(n / columns)
@@ -129,10 +134,7 @@ def plot_similarity(trained: list[dict], init: list[dict], title: str, path: Pat
 def plot_channel_norms(layers: list[tuple[str, np.ndarray]], title: str, path: Path | str) -> None:
     """For each deeper convolution, a heat map of kernel norms (output x input channels)."""
     if not layers:
-        fig, ax = plt.subplots(figsize=(5, 1))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "no convolution beyond the first layer", ha="center", va="center")
-        _save(fig, path)
+        _message_figure("no convolution beyond the first layer", path)
         return
     n = len(layers)
     columns = min(n, 3)
@@ -203,10 +205,7 @@ def plot_feature_maps(images: np.ndarray, maps: np.ndarray, row_labels: list[str
 def plot_sparsity(rows: list[dict], title: str, path: Path | str) -> None:
     """Share of zero activations and of dead channels per ReLU layer."""
     if not rows:
-        fig, ax = plt.subplots(figsize=(5, 1))
-        ax.axis("off")
-        ax.text(0.5, 0.5, "no ReLU layers: nothing is exactly zero", ha="center", va="center")
-        _save(fig, path)
+        _message_figure("no ReLU layers: nothing is exactly zero", path)
         return
     labels = [f"{r['layer']}\n(after {r['follows']})" for r in rows]
     x = np.arange(len(rows))
