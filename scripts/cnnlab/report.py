@@ -232,12 +232,9 @@ def collect_context(
             for name in ("cost", "dense_equivalent", "translation", "permutation",
                          "data_efficiency", "training_dynamics")
         }
-        for dataset_name, entry in datasets.items():
-            if dataset_name == dataset:
-                entry["findings"] = findings([r for r in summary if r["dataset"] == dataset],
-                                             compare[dataset])
     for dataset, entry in datasets.items():
-        entry.setdefault("findings", findings([r for r in summary if r["dataset"] == dataset], None))
+        entry["findings"] = findings([r for r in summary if r["dataset"] == dataset],
+                                     compare.get(dataset))
     benchmarks = _benchmarks(results)
     run_date = dt.datetime.fromtimestamp(latest, tz=dt.timezone.utc) if latest else None
     context = {
@@ -289,30 +286,31 @@ def render_html(context: Mapping[str, Any], template_dir: Path, css_path: Path,
     return html
 
 
-class RestrictedFetcher:
-    """Builds WeasyPrint's URL fetcher that reads only files under the allowed folders."""
+def restricted_fetcher(allowed: Sequence[Path]) -> Any:
+    """WeasyPrint's URL fetcher, limited to existing files under the ``allowed`` folders.
 
-    def __new__(cls, allowed: Sequence[Path]):  # noqa: D102 (returns the fetcher instance)
-        from weasyprint.urls import FatalURLFetchingError, URLFetcher
+    Anything else (the network, /etc, a missing figure) raises FatalURLFetchingError, which
+    stops the rendering instead of leaving a hole in the PDF.
+    """
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
-        roots = [Path(p).resolve() for p in allowed]
+    roots = [Path(p).resolve() for p in allowed]
+    where = ", ".join(map(str, roots))
 
-        class _Fetcher(URLFetcher):
-            def fetch(self, url: str, headers: Any = None) -> Any:
-                parsed = urlparse(url)
-                if parsed.scheme != "file":
-                    raise FatalURLFetchingError(
-                        f"refusing {url}: the report may only read local files under "
-                        f"{', '.join(map(str, roots))}")
-                path = Path(url2pathname(unquote(parsed.path))).resolve()
-                if not any(path.is_relative_to(root) for root in roots):
-                    raise FatalURLFetchingError(
-                        f"refusing {path}: outside the allowed folders {', '.join(map(str, roots))}")
-                if not path.is_file():
-                    raise FatalURLFetchingError(f"missing file {path}: rerun the rule that makes it")
-                return super().fetch(url, headers)
+    class Fetcher(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            parsed = urlparse(url)
+            if parsed.scheme != "file":
+                raise FatalURLFetchingError(
+                    f"refusing {url}: the report may only read local files under {where}")
+            path = Path(url2pathname(unquote(parsed.path))).resolve()
+            if not any(path.is_relative_to(root) for root in roots):
+                raise FatalURLFetchingError(f"refusing {path}: outside the allowed folders {where}")
+            if not path.is_file():
+                raise FatalURLFetchingError(f"missing file {path}: rerun the rule that makes it")
+            return super().fetch(url, headers)
 
-        return _Fetcher(fail_on_errors=True, allowed_protocols={"file"})
+    return Fetcher(fail_on_errors=True, allowed_protocols={"file"})
 
 
 def render_pdf(html_path: Path, pdf_path: Path, allowed: Sequence[Path], epoch: int) -> None:
@@ -320,7 +318,7 @@ def render_pdf(html_path: Path, pdf_path: Path, allowed: Sequence[Path], epoch: 
     from weasyprint import HTML
 
     os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
-    document = HTML(filename=str(html_path), url_fetcher=RestrictedFetcher(allowed))
+    document = HTML(filename=str(html_path), url_fetcher=restricted_fetcher(allowed))
     document.write_pdf(str(pdf_path), uncompressed_pdf=False)
 
 

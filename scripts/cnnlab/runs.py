@@ -6,6 +6,7 @@ Nothing here knows about Snakemake; each function writes exactly the files it is
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import logging
 import sys
@@ -195,8 +196,6 @@ def evaluate_model(
         f"{arch} on {dataset}: test accuracy {100 * metrics['test_accuracy']:.2f}%",
         confusion_path,
     )
-    import csv
-
     with open(history_path, newline="") as handle:
         history = list(csv.DictReader(handle))
     plotting.plot_curves(history, f"{arch} on {dataset}: training curves", curves_path)
