@@ -26,7 +26,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", type=Path, default=PROJECT / "results" / "bench" / "train.json")
     args = parser.parse_args()
-    search = data.data_search_path(PROJECT, os.environ.get("CNNLAB_DATA_PATH"), ["/usr/share/datasets"])
+    search = data.data_search_path(PROJECT, os.environ.get("CNNLAB_DATA_PATH"), [])
     folder = data.locate_dataset("mnist", search)
     if folder is None:
         print(f"no local MNIST found on {', '.join(map(str, search))}: set CNNLAB_DATA_PATH", file=sys.stderr)

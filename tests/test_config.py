@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from cnnlab.config import ConfigError, load_schema, validate_config
 from cnnlab.data import DATASETS
@@ -48,7 +50,7 @@ def test_empty_config_gets_the_article_recipes() -> None:
     vgg = config["training"]["cifar_vgg"]
     assert (vgg["optimizer"], vgg["lr"], vgg["momentum"], vgg["weight_decay"], vgg["schedule"]) == (
         "sgd", 0.01, 0.9, 0.0005, "step")
-    assert config["data"]["search_path"] == ["/usr/share/datasets"]
+    assert config["data"]["search_path"] == []
 
 
 def test_overriding_one_key_keeps_the_rest_of_the_recipe() -> None:
@@ -116,3 +118,12 @@ def test_bad_config_is_rejected_with_key_and_fix(config: dict, fragments: list[s
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError, match=r"\(3 problems\)"):
         check({"seed": -1, "trainig": {}, "training": {"mlp": {"epochs": 0}}})
+
+
+def test_configured_data_folders_must_exist(tmp_path: Path) -> None:
+    (tmp_path / "mydata").mkdir()
+    config = {"data": {"search_path": ["mydata", str(tmp_path)]}}
+    assert validate_config(config, SCHEMA, **SHAPES, project_dir=tmp_path)["data"]["search_path"]
+    with pytest.raises(ConfigError, match=r"'data.search_path\[1\]': folder .*/nowhere does not exist"):
+        validate_config({"data": {"search_path": ["mydata", "nowhere"]}}, SCHEMA, **SHAPES,
+                        project_dir=tmp_path)

@@ -168,7 +168,7 @@ def test_cifar_checksum_verification_uses_published_md5(tmp_path: Path) -> None:
 def test_search_path_order(tmp_path: Path) -> None:
     path = d.data_search_path(tmp_path, "/env/a:/env/b::", ["/etc/x", "rel"])
     assert path == [tmp_path / "data" / "raw", Path("/env/a"), Path("/env/b"), Path("/etc/x"),
-                    tmp_path / "rel"]
+                    tmp_path / "rel", Path("/usr/share/datasets")]
 
 
 def test_first_folder_on_the_path_wins(tmp_path: Path) -> None:

@@ -138,11 +138,13 @@ def validate_config(
     *,
     model_shapes: Mapping[str, tuple[int, ...]] | None = None,
     dataset_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    project_dir: Path | str | None = None,
 ) -> dict[str, Any]:
     """Return the config with defaults filled, or raise :class:`ConfigError` naming every problem.
 
     ``model_shapes`` and ``dataset_shapes`` (name -> (C, H, W)) enable the check that each
-    configured architecture accepts its dataset's images.
+    configured architecture accepts its dataset's images; ``project_dir`` the check that every
+    configured data folder exists (relative ones are taken relative to it).
     """
     problems: list[str] = []
     if not isinstance(config, Mapping):
@@ -163,6 +165,16 @@ def validate_config(
                         f"but {dataset} has {'x'.join(map(str, have))}; architectures that fit "
                         f"{dataset}: {', '.join(fitting)}"
                     )
+    if not problems and project_dir is not None:
+        for i, folder in enumerate(filled["data"]["search_path"]):
+            path = Path(folder).expanduser()
+            path = path if path.is_absolute() else Path(project_dir) / path
+            if not path.is_dir():
+                problems.append(
+                    f"config key 'data.search_path[{i}]': folder {path} does not exist; correct "
+                    f"the path or remove the entry (data/raw and CNNLAB_DATA_PATH are searched "
+                    f"as well)"
+                )
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(

@@ -141,6 +141,10 @@ def cifar_md5() -> dict[str, str]:
 # Search path
 
 
+# Where Debian's dataset packages (dataset-fashion-mnist) install: searched when present.
+SYSTEM_DATA_DIR = Path("/usr/share/datasets")
+
+
 def data_search_path(
     project_dir: Path | str,
     env_value: str | None,
@@ -149,15 +153,17 @@ def data_search_path(
     """The folders searched for datasets, in order.
 
     ``data/raw`` in the project, then each folder of ``env_value`` (the colon-separated
-    ``CNNLAB_DATA_PATH``), then the configured search path. Empty entries are skipped; a
-    relative entry is taken relative to ``project_dir``.
+    ``CNNLAB_DATA_PATH``), then the configured search path, then Debian's dataset folder
+    (:data:`SYSTEM_DATA_DIR`). Empty entries are skipped; a relative entry is taken relative to
+    ``project_dir``.
     """
     project = Path(project_dir)
     entries: list[Path] = [project / "data" / "raw"]
     for raw in (env_value or "").split(os.pathsep):
         if raw.strip():
             entries.append(Path(raw.strip()))
-    entries.extend(Path(d) for d in config_dirs)
+    entries.extend(Path(d).expanduser() for d in config_dirs)
+    entries.append(SYSTEM_DATA_DIR)
     resolved: list[Path] = []
     for entry in entries:
         path = entry if entry.is_absolute() else project / entry
