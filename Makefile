@@ -7,7 +7,7 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed
 CORES ?= 4
 
-.PHONY: all venv report test bench lint dry-run clean
+.PHONY: all venv report test bench lint dry-run verify verify-repair clean
 
 all: report
 
@@ -32,6 +32,14 @@ test: $(STAMP)
 ## Training speed: the tutorial loop vs the pipeline's trainer (results/bench/train.json).
 bench: $(STAMP)
 	$(PY) bench/bench_training.py
+
+## Check every artifact under results/ and report/ against its SHA-256 record.
+verify: $(STAMP)
+	$(PY) -m cnnlab.manifest verify results report
+
+## As verify, and move what cannot be trusted to results/damaged/ so the next run rebuilds it.
+verify-repair: $(STAMP)
+	$(PY) -m cnnlab.manifest verify --repair results report
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check scripts tests

@@ -16,6 +16,7 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         all_targets,
+        kept_artifacts,
         "report/index.html",
         "report/report.pdf",
     default_target: True

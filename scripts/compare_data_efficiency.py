@@ -1,11 +1,11 @@
 """Adapter of rule compare_data_efficiency: accuracy against training-set size."""
 
 from cnnlab.experiments import compare_data_efficiency
-from cnnlab.runs import logging_to
+from cnnlab.runs import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     compare_data_efficiency(
         dataset=snakemake.wildcards.dataset,
         runs=[

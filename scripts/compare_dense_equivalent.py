@@ -1,11 +1,11 @@
 """Adapter of rule compare_dense_equivalent: what weight sharing saves."""
 
 from cnnlab.experiments import compare_dense_equivalent
-from cnnlab.runs import logging_to
+from cnnlab.runs import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     compare_dense_equivalent(
         dataset=snakemake.wildcards.dataset,
         archs=snakemake.params.archs,

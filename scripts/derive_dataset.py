@@ -1,11 +1,11 @@
 """Adapter of rule derive_dataset: a pixel-permuted or subset copy of a prepared dataset."""
 
 from cnnlab.experiments import derive_dataset
-from cnnlab.runs import logging_to
+from cnnlab.runs import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     derive_dataset(
         name=f"{snakemake.wildcards.base}_{snakemake.wildcards.derivation}",
         npz_path=snakemake.input.data,

@@ -1,10 +1,10 @@
 """Adapter of rule evaluate: test-set metrics, confusion matrix, misclassified examples."""
 
-from cnnlab.runs import evaluate_model, logging_to
+from cnnlab.runs import checked_step, evaluate_model
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     evaluate_model(
         dataset=snakemake.wildcards.dataset,
         arch=snakemake.wildcards.arch,

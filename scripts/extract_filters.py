@@ -1,11 +1,11 @@
 """Adapter of rule extract_filters: first-layer kernels, operator similarity, deeper kernels."""
 
 from cnnlab.inspection import extract_filters
-from cnnlab.runs import logging_to
+from cnnlab.runs import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     extract_filters(
         dataset=snakemake.wildcards.dataset,
         arch=snakemake.wildcards.arch,

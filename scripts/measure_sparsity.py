@@ -1,11 +1,11 @@
 """Adapter of rule measure_sparsity: zero activations and dead channels over the test split."""
 
 from cnnlab.inspection import measure_sparsity
-from cnnlab.runs import logging_to
+from cnnlab.runs import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     measure_sparsity(
         dataset=snakemake.wildcards.dataset,
         arch=snakemake.wildcards.arch,

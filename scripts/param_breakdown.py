@@ -1,11 +1,11 @@
 """Adapter of rule param_breakdown: per-layer shapes, parameters and mult-adds."""
 
 from cnnlab.inspection import param_breakdown
-from cnnlab.runs import logging_to
+from cnnlab.runs import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     param_breakdown(
         dataset=snakemake.wildcards.dataset,
         arch=snakemake.wildcards.arch,

@@ -2,11 +2,11 @@
 
 import os
 
-from cnnlab.runs import logging_to, prepare_data
+from cnnlab.runs import checked_step, prepare_data
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     prepare_data(
         snakemake.wildcards.dataset,
         project_dir=os.getcwd(),

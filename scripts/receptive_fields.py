@@ -1,11 +1,11 @@
 """Adapter of rule receptive_fields: analytic and measured receptive-field table and figure."""
 
 from cnnlab.inspection import receptive_fields
-from cnnlab.runs import logging_to
+from cnnlab.runs import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     receptive_fields(
         dataset=snakemake.wildcards.dataset,
         arch=snakemake.wildcards.arch,

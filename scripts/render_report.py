@@ -4,11 +4,11 @@ import os
 from pathlib import Path
 
 from cnnlab.report import render_report
-from cnnlab.runs import logging_to
+from cnnlab.runs import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     render_report(
         results="results",
         report_dir=Path(snakemake.output.html).parent,

@@ -1,10 +1,10 @@
 """Adapter of rule train: train one architecture on one prepared dataset."""
 
-from cnnlab.runs import logging_to, train_model
+from cnnlab.runs import checked_step, train_model
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 
-with logging_to(snakemake.log[0]):
+with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     train_model(
         dataset=snakemake.wildcards.dataset,
         arch=snakemake.wildcards.arch,
@@ -14,6 +14,7 @@ with logging_to(snakemake.log[0]):
         npz_path=snakemake.input.data,
         record_path=snakemake.input.record,
         checkpoint_dir=snakemake.params.checkpoint_dir,
+        kept_runs_dir=snakemake.params.kept_runs_dir,
         model_path=snakemake.output.model,
         history_path=snakemake.output.history,
         train_record_path=snakemake.output.record,

@@ -2,66 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import PROJECT, shared_data_path
-
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-SMALL_ARCHS = ["digitcnn", "mlp"]
-HOSTILE_TITLE = 'Small run <script>alert("x")</script> & <b>bold</b>'
-
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    data = shared_data_path()
-    if data is not None:
-        env["CNNLAB_DATA_PATH"] = str(data)
-    result = subprocess.run(
-        [*SNAKEMAKE, "-s", str(PROJECT / "Snakefile"), "-d", str(workdir), *args],
-        capture_output=True, text=True, env=env, timeout=900,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def small_config(**training: dict) -> dict:
-    return {
-        "title": HOSTILE_TITLE,
-        "datasets": {"mnist": {"architectures": SMALL_ARCHS}},
-        "data": {"train_limit": 300, "test_limit": 200, "download": False},
-        "training": {arch: {"epochs": 1, **training.get(arch, {})} for arch in SMALL_ARCHS},
-        "evaluation": {"misclassified": 9},
-        "compare": {
-            "datasets": ["mnist"], "architectures": SMALL_ARCHS, "max_shift": 2,
-            "permutation": {"architectures": SMALL_ARCHS, "seed": 1},
-            "data_efficiency": {"architectures": ["mlp"], "fractions": [0.5, 1.0], "max_epochs": 2},
-        },
-    }
-
-
-def write_config(workdir: Path, config: dict) -> None:
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-
-
-def planned_jobs(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run as {rule: count}."""
-    table = output.split("Job stats:")[1].split("total")[0]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
-
-
-def tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+from workflow_helpers import (
+    SMALL_ARCHS,
+    SNAKEMAKE,
+    planned_jobs,
+    small_config,
+    snakemake,
+    tree_digest,
+    write_config,
+)
 
 
 def test_default_config_plans_every_train_and_evaluate_job(tmp_path: Path) -> None:

@@ -9,16 +9,19 @@ import contextlib
 import csv
 import json
 import logging
+import os
+import shutil
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from cnnlab import data as datamod
-from cnnlab import evaluation, plotting, training
+from cnnlab import evaluation, manifest, plotting, training
 from cnnlab.models import count_parameters, create_model, model_spec
 from cnnlab.training import use_threads
 
@@ -45,6 +48,73 @@ def logging_to(path: Path | str) -> Iterator[None]:
         finally:
             root.removeHandler(handler)
             sys.stdout, sys.stderr = old_out, old_err
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time field of /proc/<pid>/stat (tells a process from a later one with its pid)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def supervising_process(name: str = "snakemake") -> int | None:
+    """The nearest ancestor whose command line mentions ``name`` (None off Linux or if none)."""
+    pid = os.getppid()
+    while pid > 1:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        if name in cmdline:
+            return pid
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+    return None
+
+
+def exit_when_gone(pid: int, interval: float = 0.5) -> threading.Thread:
+    """Stop this process as soon as process ``pid`` is gone.
+
+    When Snakemake itself is killed (``kill -9``, the out-of-memory killer), the job it started
+    would otherwise train on as an orphan, racing the job a rerun starts for the same outputs.
+    Stopping is safe: checkpoints and outputs are written atomically, and the rerun resumes
+    from the last epoch checkpoint.
+    """
+    started = _process_start(pid)
+
+    def watch() -> None:
+        while _process_start(pid) == started:
+            time.sleep(interval)
+        log.error("Snakemake (pid %d) is gone: stopping this job; a rerun resumes from the "
+                  "last checkpoint", pid)
+        logging.shutdown()
+        os._exit(3)
+
+    thread = threading.Thread(target=watch, name="exit-when-snakemake-gone", daemon=True)
+    thread.start()
+    return thread
+
+
+@contextlib.contextmanager
+def checked_step(log_path: Path | str, inputs: Iterable[str], outputs: Iterable[str],
+                 step: str, artifact_root: Path | str = "results") -> Iterator[None]:
+    """One pipeline step: log to ``log_path``, refuse damaged inputs, record the outputs.
+
+    The step also stops by itself if the Snakemake process that started it dies.
+
+    Inputs under ``artifact_root`` must match the SHA-256 records their steps wrote; the
+    outputs get records only once the block has finished without error.
+    """
+    outputs = list(outputs)
+    with logging_to(log_path):
+        supervisor = supervising_process()
+        if supervisor is not None:
+            exit_when_gone(supervisor)
+        manifest.verify_inputs(inputs, artifact_root)
+        yield
+        for output in outputs:
+            manifest.record_artifact(output, step)
 
 
 def prepare_data(
@@ -104,6 +174,7 @@ def train_model(
     npz_path: Path | str,
     record_path: Path | str,
     checkpoint_dir: Path | str,
+    kept_runs_dir: Path | str,
     model_path: Path | str,
     history_path: Path | str,
     train_record_path: Path | str,
@@ -120,9 +191,15 @@ def train_model(
     )
     run_id = training.fingerprint(
         {"arch": arch, "dataset": dataset, "settings": training.settings_dict(recipe),
-         "seed": seed, "data": data_digest}
+         "seed": seed, "data": data_digest, "code": training.code_fingerprint()}
     )
     checkpoint = Path(checkpoint_dir) / f"{run_id[:16]}.pt"
+    kept = Path(kept_runs_dir) / run_id[:16]
+    outputs = {"model.pt": Path(model_path), "history.csv": Path(history_path),
+               "train.json": Path(train_record_path)}
+    restored = restore_kept_run(kept, outputs)
+    if restored is not None:
+        return restored
     training.seed_everything(seed)
     model = create_model(arch, num_classes=len(data.classes))
     augment = resolve_augment(recipe.augment, dataset)
@@ -157,7 +234,43 @@ def train_model(
         "runtime": training.runtime_info(device),
     }
     Path(train_record_path).write_text(json.dumps(record, indent=2) + "\n")
+    keep_run(kept, outputs)
     checkpoint.unlink(missing_ok=True)
+    return record
+
+
+def keep_run(kept: Path, outputs: Mapping[str, Path]) -> None:
+    """Copy a finished run's files to its own folder, named by what defines the run.
+
+    Snakemake deletes a rule's outputs before it reruns the rule with new settings; if that run
+    then fails (a diverging learning rate), the copy kept here still holds the good model, and
+    going back to the old settings restores it instead of training again.
+    """
+    kept.mkdir(parents=True, exist_ok=True)
+    for name, source in outputs.items():
+        temporary = kept / f".{name}.{os.getpid()}.tmp"
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, kept / name)
+        manifest.record_artifact(kept / name, "train")
+
+
+def restore_kept_run(kept: Path, outputs: Mapping[str, Path]) -> dict[str, Any] | None:
+    """Copy a kept run back to the rule's outputs; None when there is no intact kept copy."""
+    if not kept.is_dir():
+        return None
+    problems = {name: manifest.check_artifact(kept / name) for name in outputs}
+    if any(problems.values()):
+        log.warning("not restoring %s (%s): training again", kept,
+                    "; ".join(f"{name} {why}" for name, why in problems.items() if why))
+        return None
+    for name, target in outputs.items():
+        if name != "train.json":
+            shutil.copyfile(kept / name, target)
+    record = json.loads((kept / "train.json").read_text())
+    record["restored_from"] = str(kept)
+    outputs["train.json"].write_text(json.dumps(record, indent=2) + "\n")
+    log.info("restored the finished run %s from %s: same settings, seed, data and code, so "
+             "nothing to train (delete that folder to train again)", record.get("run_id"), kept)
     return record
 
 

@@ -8,6 +8,7 @@ accumulated on the device so that no step waits on the host.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -188,11 +189,28 @@ def fingerprint(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def code_fingerprint() -> str:
+    """A digest of the library code that decides what a training run produces.
+
+    Part of a run's identity, so that a changed trainer, model or data parser never resumes a
+    checkpoint or restores a kept model made by the old code.
+    """
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in [package / "training.py", package / "data.py", *sorted((package / "models").glob("*.py"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def atomic_torch_save(obj: object, path: Path) -> None:
     """Write with torch.save to a temporary file in the same folder, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
+    # Through a buffer: torch.save names the zip's folder after the file it writes to, which
+    # would put the temporary name (and so the pid) into the bytes of every model file.
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    tmp.write_bytes(buffer.getvalue())
     os.replace(tmp, path)
 
 
@@ -261,8 +279,8 @@ def fit(
     scheduler = make_scheduler(optimizer, settings)
     history: list[dict[str, float]] = []
     first_epoch = 0
-    if checkpoint_path is not None and checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
+    state = _read_checkpoint(checkpoint_path, device, progress)
+    if state is not None:
         if state.get("fingerprint") == run_fingerprint:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -341,6 +359,29 @@ def fit(
                 checkpoint_path,
             )
     return FitResult(history, first_epoch, time.perf_counter() - start, str(device), bf16)
+
+
+def _read_checkpoint(path: Path | None, device: torch.device,
+                     progress: TextIO | None) -> dict[str, Any] | None:
+    """The checkpoint at ``path``, or None when there is none or it cannot be read.
+
+    An unreadable checkpoint (a damaged disk; it is written atomically, so not a crash) is
+    moved aside and training starts over: it costs time, never a wrong model.
+    """
+    if path is None or not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        if not isinstance(state, dict):
+            raise TypeError(f"holds a {type(state).__name__}, not a checkpoint")
+        return state
+    except Exception as exc:  # damaged zip, truncated file, hostile pickle
+        aside = path.with_name(path.name + ".unreadable")
+        os.replace(path, aside)
+        if progress is not None:
+            print(f"checkpoint {path} is unreadable ({type(exc).__name__}: {exc}); moved to "
+                  f"{aside}, training from the start", file=progress, flush=True)
+        return None
 
 
 def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int, s: TrainSettings) -> None:

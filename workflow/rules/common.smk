@@ -26,6 +26,7 @@ try:
         load_schema(SCHEMA_PATH),
         model_shapes={name: model_spec(name).input_shape for name in list_models()},
         dataset_shapes={name: info.input_shape for name, info in DATASETS.items()},
+        project_dir=Path.cwd(),
     )
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
@@ -97,6 +98,40 @@ def all_targets(wildcards):
     for dataset in config["compare"]["datasets"]:
         targets += [f"results/{dataset}/compare/{name}" for name in COMPARE_OUTPUTS]
     return targets
+
+
+TRAIN_OUTPUTS = ["model.pt", "history.csv", "train.json"]
+
+
+def every_training_run():
+    """(dataset, arch) of every training the config implies, comparison runs included."""
+    runs = list(run_pairs())
+    for dataset in config["compare"]["datasets"]:
+        runs += [(f"{dataset}_permuted", arch)
+                 for arch in config["compare"]["permutation"]["architectures"]]
+        runs += [(name, arch) for arch, _, name in data_efficiency_runs(dataset)]
+    return list(dict.fromkeys(runs))
+
+
+def kept_artifacts(wildcards):
+    """The prepared data and trained models themselves, not only what is made from them.
+
+    Named by `all` so that one moved aside as damaged (make verify-repair) is rebuilt by the next
+    run even though the figures made from it still exist.
+    """
+    targets = []
+    for dataset, arch in every_training_run():
+        targets += [f"results/{dataset}/{arch}/{name}" for name in TRAIN_OUTPUTS]
+        targets += [f"results/data/{dataset}.npz", f"results/data/{dataset}.json"]
+    return list(dict.fromkeys(targets))
+
+
+def report_records(wildcards):
+    """Run records the report reads besides the figures and tables (checked like any input)."""
+    records = [f"results/data/{dataset}.json" for dataset in config["datasets"]]
+    for dataset, arch in run_pairs():
+        records += [f"results/{dataset}/{arch}/train.json", f"results/{dataset}/{arch}/history.csv"]
+    return records
 
 
 def training_settings(wildcards):

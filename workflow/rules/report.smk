@@ -1,6 +1,7 @@
 rule render_report:
     input:
         artifacts=all_targets,
+        records=report_records,
         templates=REPORT_TEMPLATES,
         css=REPORT_CSS,
     output:
