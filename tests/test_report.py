@@ -115,3 +115,17 @@ def test_title_page_is_loud_about_the_offline_sample() -> None:
     context["sample_notices"] = []
     assert "OFFLINE FALLBACK" not in report.environment(TEMPLATES).get_template(
         "title.html.j2").render(**context)
+
+
+HOSTILE_CLASS = '<img src=x onerror=alert(1)> $\\frac{a$'
+
+
+def test_class_names_from_data_files_are_drawn_literally(tmp_path: Path) -> None:
+    """A '$' pair in a label (CIFAR-10's batches.meta names the classes) is not TeX."""
+    import numpy as np
+
+    from cnnlab import plotting
+
+    classes = [HOSTILE_CLASS] + [f"c{i}" for i in range(9)]
+    plotting.plot_confusion(np.eye(10, dtype=int) * 5, classes, HOSTILE_CLASS, tmp_path / "cm.png")
+    assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"

@@ -13,6 +13,9 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 DPI = 150
+# Labels come from data files (CIFAR-10's batches.meta names the classes): a '$' in one must
+# print as a dollar sign, not start TeX math that fails to parse and loses the figure.
+matplotlib.rcParams["text.parse_math"] = False
 
 
 def _save(fig: plt.Figure, path: Path | str) -> None:
