@@ -7,7 +7,7 @@ SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.installed
 CORES ?= 4
 
-.PHONY: all venv report test bench lint dry-run verify verify-repair clean
+.PHONY: all venv report test test-cluster bench lint dry-run verify verify-repair clean
 
 all: report
 
@@ -28,6 +28,12 @@ report: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check scripts tests
 	$(PY) -m pytest
+
+## The small end-to-end run through a real single-node SLURM on localhost (needs root: it
+## installs slurm-wlm and starts slurmctld and slurmd; tests/cluster/stop_slurm.sh stops them).
+test-cluster: $(STAMP)
+	tests/cluster/start_slurm.sh
+	$(PY) -m pytest -m cluster -s tests/test_cluster.py
 
 ## Training speed: the tutorial loop vs the pipeline's trainer (results/bench/train.json).
 bench: $(STAMP)

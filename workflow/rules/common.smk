@@ -222,7 +222,15 @@ def data_efficiency_labels(wildcards):
 # Heavy jobs (training, evaluation, passes over the test set) claim every core Snakemake was
 # given, so they run one at a time: PyTorch already uses all cores within one job, and two
 # multi-threaded jobs side by side on the same cores slow each other down several times over.
-HEAVY_THREADS = max(1, workflow.cores or 1)
+def _total_cores():
+    """Snakemake's --cores; 1 under a cluster executor, where the profile's set-threads rules."""
+    try:
+        return max(1, workflow.cores or 1)
+    except WorkflowError:  # no --cores: a cluster executor such as SLURM
+        return 1
+
+
+HEAVY_THREADS = _total_cores()
 
 
 def gpu_request(wildcards):
