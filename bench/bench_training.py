@@ -37,6 +37,11 @@ def main() -> int:
         "pipeline fp32 contiguous": {"channels_last": False, "bf16": False},
         "pipeline no bf16": {"bf16": False},
         "pipeline batch 256": {"batch_size": 256, "lr": 2e-3},
+        # What deterministic mode (the default, for repeatable runs) costs.
+        "pipeline not deterministic": {"deterministic": False},
+        # torch.compile: its compile time falls in the (one) epoch; inductor's cache on disk
+        # makes later repeats cheaper, so the median is the favourable case.
+        "pipeline compiled": {"compile": True},
     }
     summary = bench.run(folder, arch=args.arch, epochs=args.epochs, repeats=args.repeats,
                         batch_size=args.batch_size, variants=variants)

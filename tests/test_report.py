@@ -123,7 +123,6 @@ HOSTILE_CLASS = '<img src=x onerror=alert(1)> $\\frac{a$'
 def test_class_names_from_data_files_are_drawn_literally(tmp_path: Path) -> None:
     """A '$' pair in a label (CIFAR-10's batches.meta names the classes) is not TeX."""
     import numpy as np
-
     from cnnlab import plotting
 
     classes = [HOSTILE_CLASS] + [f"c{i}" for i in range(9)]

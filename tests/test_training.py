@@ -162,3 +162,11 @@ def test_fast_paths_train_as_well(fast: dict) -> None:
     _, result = train(epochs=3, **fast)
     assert result.history[-1]["test_acc"] == 1.0
     assert result.bf16 is fast["bf16"]
+
+
+def test_compiled_training_learns_and_saves_plain_weights(tmp_path: Path) -> None:
+    model, result = train("logreg", epochs=3, compile=True, checkpoint=tmp_path / "c.pt")
+    assert result.history[-1]["test_acc"] == 1.0
+    assert not any("_orig_mod" in key for key in model.state_dict())
+    saved = torch.load(tmp_path / "c.pt", weights_only=True)["model"]
+    assert saved.keys() == create_model("logreg", num_classes=2).state_dict().keys()

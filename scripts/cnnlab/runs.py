@@ -10,6 +10,7 @@ import csv
 import json
 import logging
 import os
+import platform
 import shutil
 import sys
 import threading
@@ -106,8 +107,9 @@ def checked_step(log_path: Path | str, inputs: Iterable[str], outputs: Iterable[
     Inputs under ``artifact_root`` must match the SHA-256 records their steps wrote; the
     outputs get records only once the block has finished without error.
     """
-    outputs = list(outputs)
+    inputs, outputs = list(inputs), list(outputs)
     with logging_to(log_path):
+        log.info("%s started (pid %d, host %s)", step, os.getpid(), platform.node())
         supervisor = supervising_process()
         if supervisor is not None:
             exit_when_gone(supervisor)
@@ -115,6 +117,7 @@ def checked_step(log_path: Path | str, inputs: Iterable[str], outputs: Iterable[
         yield
         for output in outputs:
             manifest.record_artifact(output, step)
+        log.info("%s finished: %d outputs recorded", step, len(outputs))
 
 
 def prepare_data(

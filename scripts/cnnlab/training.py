@@ -51,6 +51,7 @@ class TrainSettings:
     channels_last: bool = True
     bf16: bool | str = "auto"
     deterministic: bool = True
+    compile: bool = False
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "TrainSettings":
@@ -275,6 +276,9 @@ def fit(
     x_train, y_train = to_device(data.train, data.mean, data.std, device, memory_format)
     x_test, y_test = to_device(data.test, data.mean, data.std, device, memory_format)
     fill = (-torch.tensor(data.mean) / torch.tensor(data.std)).to(device)
+    # The compiled wrapper shares the model's parameters: checkpoints and the saved state dict
+    # come from ``model`` itself, so they carry no wrapper prefix.
+    forward = torch.compile(model) if settings.compile else model
     optimizer = make_optimizer(model, settings)
     scheduler = make_scheduler(optimizer, settings)
     history: list[dict[str, float]] = []
@@ -310,7 +314,7 @@ def fit(
             if augment:
                 xb = crop_flip(xb, generator, fill=fill)
             with autocast(device, bf16):
-                logits = model(xb)
+                logits = forward(xb)
                 loss = nn.functional.cross_entropy(logits.float(), yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
