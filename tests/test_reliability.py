@@ -295,6 +295,8 @@ def test_kill_9_during_training_resumes_from_the_last_epoch(
             break
     snakemake(tmp_path, "--unlock")
     snakemake(tmp_path, "--cores", "2", KILL_TARGET)
+    print("kills (epoch checkpointed, epoch finished):", kills,
+          "epochs recomputed:", sum(finished - saved for saved, finished in kills))
     resumed, finished = epochs_in_log(tmp_path)
     assert resumed == kills[-1][0] and finished == LONG_EPOCHS, kills
     record = json.loads((tmp_path / "results" / "mnist" / "digitcnn" / "train.json").read_text())
