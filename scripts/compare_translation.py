@@ -10,6 +10,7 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         dataset=snakemake.wildcards.dataset,
         archs=snakemake.params.archs,
         models=snakemake.input.models,
+        train_records=snakemake.input.train,
         npz_path=snakemake.input.data,
         record_path=snakemake.input.record,
         max_shift=snakemake.params.max_shift,

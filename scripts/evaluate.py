@@ -12,6 +12,7 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         npz_path=snakemake.input.data,
         record_path=snakemake.input.record,
         model_path=snakemake.input.model,
+        train_record_path=snakemake.input.train,
         metrics_path=snakemake.output.metrics,
         confusion_path=snakemake.output.confusion,
         misclassified_path=snakemake.output.misclassified,

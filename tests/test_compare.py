@@ -127,3 +127,23 @@ def test_hooks_are_removed_after_dense_equivalents() -> None:
 ])
 def test_dataset_names(name: str, expected: tuple) -> None:
     assert split_dataset_name(name) == expected
+
+
+def test_shift_zero_is_the_evaluation_on_every_inference_path() -> None:
+    from cnnlab.data import PreparedData, Split
+    from cnnlab.evaluation import predict_test_set
+    from cnnlab.training import Inference
+
+    torch.manual_seed(0)
+    model = create_model("digitcnn").eval()
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (300, 1, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 300)
+    data = PreparedData(Split(images, labels), Split(images, labels), [str(i) for i in range(10)],
+                        [0.13], [0.31], {})
+    for path in (Inference(), Inference(channels_last=True), Inference(True, True)):
+        evaluated = predict_test_set(model, data, torch.device("cpu"), 64, path)
+        rows = compare.translation_rows({"digitcnn": model}, images, labels, [0.13], [0.31], 1,
+                                        torch.device("cpu"), 64, {"digitcnn": path})
+        expected = float((evaluated.predicted == labels).mean())
+        assert [r["accuracy"] for r in rows if r["shift"] == 0] == [pytest.approx(expected, abs=1e-9)] * 3

@@ -96,6 +96,10 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
         assert 0.3 < metrics["test_accuracy"] <= 1.0  # 300 images, one epoch: well above chance
         assert sum(map(sum, metrics["confusion_matrix"])) == 200
         train = json.loads((folder / "train.json").read_text())
+        # Evaluated as trained: the last epoch's test accuracy is the evaluation's, exactly.
+        last_epoch = (folder / "history.csv").read_text().splitlines()[-1].split(",")
+        assert float(last_epoch[4]) == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+        assert metrics["inference"] == {"channels_last": True, "bf16": train["bf16_active"]}
         assert train["parameters"] == train["declared_parameters"]
         assert train["runtime"]["threads"] == 2 and train["seed"] == 0
         history = (folder / "history.csv").read_text().splitlines()

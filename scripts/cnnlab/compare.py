@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.data import balanced_subset, channel_stats
+from cnnlab.data import Split, balanced_subset, channel_stats
+from cnnlab.training import PLAIN_INFERENCE, Inference, predict_split
 
 DIRECTIONS = {"horizontal": (1, 0), "vertical": (0, 1), "diagonal": (1, 1)}
 
@@ -91,33 +92,32 @@ def shift_images(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return out
 
 
-@torch.no_grad()
 def accuracy_on(model: nn.Module, images: np.ndarray, labels: np.ndarray, mean: Sequence[float],
-                std: Sequence[float], device: torch.device, batch_size: int) -> float:
-    """Accuracy of ``model`` on uint8 images normalised as in training."""
-    model.eval()
-    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
-    y = torch.from_numpy(labels).to(device)
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        x = torch.from_numpy(images[start:start + batch_size]).to(device).float().div_(255)
-        correct += int((model((x - m) / s).argmax(1) == y[start:start + batch_size]).sum())
-    return correct / len(images)
+                std: Sequence[float], device: torch.device, batch_size: int,
+                inference: Inference = PLAIN_INFERENCE) -> float:
+    """Accuracy of ``model`` on uint8 images, run exactly as evaluation runs the test set."""
+    logits, y = predict_split(model, Split(images, labels), list(mean), list(std), device,
+                              batch_size, inference)
+    return int((logits.argmax(1) == y).sum()) / len(y)
 
 
 def translation_rows(models: Mapping[str, nn.Module], images: np.ndarray, labels: np.ndarray,
                      mean: Sequence[float], std: Sequence[float], max_shift: int,
-                     device: torch.device, batch_size: int) -> list[dict[str, Any]]:
-    """Accuracy of each model with the test set shifted by 0..max_shift pixels per direction."""
+                     device: torch.device, batch_size: int,
+                     inference: Mapping[str, Inference] | None = None) -> list[dict[str, Any]]:
+    """Accuracy of each model with the test set shifted by 0..max_shift pixels per direction.
+
+    ``inference`` gives each model's path (as trained); shift 0 then equals its evaluation.
+    """
     rows = []
     for arch, model in models.items():
-        plain = accuracy_on(model, images, labels, mean, std, device, batch_size)
+        path = (inference or {}).get(arch, PLAIN_INFERENCE)
+        plain = accuracy_on(model, images, labels, mean, std, device, batch_size, path)
         for direction, (ux, uy) in DIRECTIONS.items():
             for shift in range(max_shift + 1):
                 accuracy = plain if shift == 0 else accuracy_on(
                     model, shift_images(images, ux * shift, uy * shift), labels, mean, std,
-                    device, batch_size)
+                    device, batch_size, path)
                 rows.append({"arch": arch, "direction": direction, "shift": shift,
                              "accuracy": accuracy})
     return rows

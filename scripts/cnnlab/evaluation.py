@@ -12,7 +12,7 @@ from torch import nn
 
 from cnnlab.data import PreparedData
 from cnnlab.models import create_model
-from cnnlab.training import predict_logits, to_device
+from cnnlab.training import PLAIN_INFERENCE, Inference, predict_split
 
 
 class ModelFileError(RuntimeError):
@@ -48,10 +48,9 @@ class Predictions:
 
 
 def predict_test_set(model: nn.Module, data: PreparedData, device: torch.device,
-                     batch_size: int) -> Predictions:
-    """Run the whole test split through ``model``."""
-    x, y = to_device(data.test, data.mean, data.std, device)
-    logits = predict_logits(model, x, batch_size).float()
+                     batch_size: int, inference: Inference = PLAIN_INFERENCE) -> Predictions:
+    """Run the whole test split through ``model`` (as it was trained: see :class:`Inference`)."""
+    logits, y = predict_split(model, data.test, data.mean, data.std, device, batch_size, inference)
     loss = nn.functional.cross_entropy(logits, y).item()
     probs = logits.softmax(1)
     confidence, predicted = probs.max(1)

@@ -15,7 +15,7 @@ from cnnlab import data as datamod
 from cnnlab.evaluation import load_trained_model
 from cnnlab.inspection import write_csv
 from cnnlab.models import create_model, model_spec
-from cnnlab.training import select_device, use_threads
+from cnnlab.training import Inference, select_device, use_threads
 
 log = logging.getLogger("cnnlab")
 
@@ -97,8 +97,9 @@ def compare_dense_equivalent(*, dataset: str, archs: Sequence[str], csv_path: Pa
 
 
 def compare_translation(*, dataset: str, archs: Sequence[str], models: Sequence[str],
-                        npz_path: Path | str, record_path: Path | str, max_shift: int,
-                        batch_size: int, threads: int, csv_path: Path | str,
+                        train_records: Sequence[str], npz_path: Path | str,
+                        record_path: Path | str, max_shift: int, batch_size: int, threads: int,
+                        csv_path: Path | str,
                         png_path: Path | str) -> list[dict[str, Any]]:
     """Accuracy of each trained model on the test set shifted by 0..max_shift pixels."""
     use_threads(threads)
@@ -106,8 +107,10 @@ def compare_translation(*, dataset: str, archs: Sequence[str], models: Sequence[
     device = select_device()
     loaded = {arch: load_trained_model(arch, path, len(data.classes), device)
               for arch, path in zip(archs, models, strict=True)}
+    inference = {arch: Inference.of_run(json.loads(Path(path).read_text())["settings"], device)
+                 for arch, path in zip(archs, train_records, strict=True)}
     rows = compare.translation_rows(loaded, data.test.images, data.test.labels, data.mean,
-                                    data.std, max_shift, device, batch_size)
+                                    data.std, max_shift, device, batch_size, inference)
     write_csv(rows, csv_path, ["arch", "direction", "shift", "accuracy"])
     plotting.plot_translation(rows, f"{dataset}: accuracy on shifted test images (no retraining)",
                               png_path)

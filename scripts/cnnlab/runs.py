@@ -285,6 +285,7 @@ def evaluate_model(
     npz_path: Path | str,
     record_path: Path | str,
     model_path: Path | str,
+    train_record_path: Path | str,
     metrics_path: Path | str,
     confusion_path: Path | str,
     misclassified_path: Path | str,
@@ -300,10 +301,13 @@ def evaluate_model(
     data = datamod.load_prepared(npz_path, record_path)
     device = training.select_device(device_preference)
     model = evaluation.load_trained_model(arch, model_path, len(data.classes), device)
-    predictions = evaluation.predict_test_set(model, data, device, batch_size)
+    run = json.loads(Path(train_record_path).read_text())
+    inference = training.Inference.of_run(run["settings"], device)
+    predictions = evaluation.predict_test_set(model, data, device, batch_size, inference)
     metrics = evaluation.classification_metrics(predictions, data.classes)
     metrics.update(dataset=dataset, arch=arch, parameters=count_parameters(model),
-                   data_is_sample=bool(data.record.get("is_sample")))
+                   data_is_sample=bool(data.record.get("is_sample")),
+                   inference={"channels_last": inference.channels_last, "bf16": inference.bf16})
     Path(metrics_path).write_text(json.dumps(metrics, indent=2) + "\n")
     log.info("%s on %s: test accuracy %.4f, loss %.4f, %d errors of %d", arch, dataset,
              metrics["test_accuracy"], metrics["test_loss"], metrics["errors"], metrics["test_size"])

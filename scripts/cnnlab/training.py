@@ -215,6 +215,44 @@ def atomic_torch_save(obj: object, path: Path) -> None:
     os.replace(tmp, path)
 
 
+@dataclass(frozen=True)
+class Inference:
+    """How a trained model meets test images: in the layout and precision it was trained in.
+
+    Evaluation, the per-epoch test accuracy and the comparisons all use it, so they agree to
+    the last image, and inference gets the trainer's fast paths (on this project's CPU,
+    channels-last and bf16 make a pass over MNIST's test set 4-5 times faster).
+    """
+
+    channels_last: bool = False
+    bf16: bool = False
+
+    @classmethod
+    def of_run(cls, settings: Mapping[str, Any], device: torch.device) -> "Inference":
+        """The inference path of a run from its recorded recipe (``train.json``'s settings)."""
+        return cls(bool(settings.get("channels_last", False)),
+                   use_bf16(settings.get("bf16", False), device))
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+
+# float32 in the default layout: for models whose recipe is not known.
+PLAIN_INFERENCE = Inference()
+
+
+def predict_split(model: nn.Module, split: Split, mean: list[float], std: list[float],
+                  device: torch.device, batch_size: int,
+                  inference: Inference = PLAIN_INFERENCE) -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 logits and labels of a whole uint8 split, normalised as in training."""
+    x, y = to_device(split, mean, std, device, inference.memory_format)
+    model.to(memory_format=inference.memory_format)
+    with autocast(device, inference.bf16):
+        logits = predict_logits(model, x, batch_size)
+    return logits.float(), y
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Logits for every image of ``x``, in eval mode, batch by batch."""

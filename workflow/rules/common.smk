@@ -180,6 +180,7 @@ def compare_translation_inputs(wildcards):
         "data": f"results/data/{wildcards.dataset}.npz",
         "record": f"results/data/{wildcards.dataset}.json",
         "models": runs_of(wildcards.dataset, config["compare"]["architectures"], "model.pt"),
+        "train": runs_of(wildcards.dataset, config["compare"]["architectures"], "train.json"),
     }
 
 

@@ -3,6 +3,7 @@ rule evaluate:
         data="results/data/{dataset}.npz",
         record="results/data/{dataset}.json",
         model="results/{dataset}/{arch}/model.pt",
+        train="results/{dataset}/{arch}/train.json",
         history="results/{dataset}/{arch}/history.csv",
     output:
         metrics="results/{dataset}/{arch}/metrics.json",
