@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,12 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
             assert float(accuracy) == pytest.approx(metrics[arch]["test_accuracy"])
 
     check_report(tmp_path, metrics)
+
+    # Every artifact and every figure of the report has a SHA-256 record, and all match.
+    verify = subprocess.run([sys.executable, "-m", "cnnlab.manifest", "verify", "results", "report"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert verify.returncode == 0, verify.stdout
+    assert int(verify.stdout.split("checked ")[1].split()[0]) > 100
 
     # A second run after a complete one does nothing.
     assert "Nothing to be done" in snakemake(tmp_path, "-n", "--cores", "2").stdout

@@ -21,6 +21,7 @@ from urllib.request import url2pathname
 import jinja2
 import yaml
 
+from cnnlab import manifest
 from cnnlab.models import model_spec
 
 
@@ -335,10 +336,17 @@ def render_report(
     html_path: Path | str,
     pdf_path: Path | str,
 ) -> dict[str, Any]:
-    """Read the artifacts, write ``index.html`` (figures copied beside it) and the PDF."""
+    """Read the artifacts, write ``index.html`` (figures copied beside it) and the PDF.
+
+    The figures folder is rebuilt from scratch (no figure of an earlier run lingers), and each
+    copied figure gets a SHA-256 record like any artifact, so `make verify` covers the report.
+    """
     results, report_dir = Path(results), Path(report_dir)
-    context, _ = collect_context(results=results, report_dir=report_dir, project=Path(project),
-                                 config=config, runs=runs, compare_datasets=compare_datasets)
+    shutil.rmtree(report_dir / "figures", ignore_errors=True)
+    context, figures = collect_context(results=results, report_dir=report_dir, project=Path(project),
+                                       config=config, runs=runs, compare_datasets=compare_datasets)
     render_html(context, Path(template_dir), Path(css_path), Path(html_path))
     render_pdf(Path(html_path), Path(pdf_path), [results, report_dir], context["run_epoch"])
+    for figure in figures.copied:
+        manifest.record_artifact(figure, "render_report")
     return context

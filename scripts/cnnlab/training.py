@@ -128,7 +128,10 @@ def to_device(split: Split, mean: list[float], std: list[float], device: torch.d
     can make it count as channels-last or not, and oneDNN then picks different (differently
     fast, differently rounding) convolution kernels for the same data.
     """
-    images = torch.from_numpy(split.images).to(device)
+    images = torch.from_numpy(split.images)
+    if device.type == "cuda":  # one upload from pinned memory, not one per batch
+        images = images.pin_memory()
+    images = images.to(device, non_blocking=True)
     m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=device).view(1, -1, 1, 1)
     x = (images.float().div_(255.0) - m) / s
