@@ -187,10 +187,9 @@ def train_model(
     """Train ``arch`` on the prepared ``dataset`` and write weights, history and run record."""
     use_threads(threads)
     recipe = training.TrainSettings.from_mapping(settings)
-    data = datamod.load_prepared(npz_path, record_path)
-    device = training.select_device(device_preference)
+    data_record = json.loads(Path(record_path).read_text())
     data_digest = training.fingerprint(
-        {k: data.record[k] for k in ("source", "train_size", "test_size", "normalization")}
+        {k: data_record[k] for k in ("source", "train_size", "test_size", "normalization")}
     )
     run_id = training.fingerprint(
         {"arch": arch, "dataset": dataset, "settings": training.settings_dict(recipe),
@@ -202,7 +201,9 @@ def train_model(
                "train.json": Path(train_record_path)}
     restored = restore_kept_run(kept, outputs)
     if restored is not None:
-        return restored
+        return restored  # before the images are loaded: restoring costs only the copies
+    data = datamod.load_prepared(npz_path, record_path)
+    device = training.select_device(device_preference)
     training.seed_everything(seed)
     model = create_model(arch, num_classes=len(data.classes))
     augment = resolve_augment(recipe.augment, dataset)
