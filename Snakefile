@@ -17,6 +17,6 @@ rule all:
     input:
         all_targets,
         kept_artifacts,
-        "report/index.html",
-        "report/report.pdf",
+        report_file(REPORT_FILES.html),
+        report_file(REPORT_FILES.pdf),
     default_target: True

@@ -15,7 +15,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "scripts"))
 
-from cnnlab import bench, data  # noqa: E402
+from cnnlab import bench, datasets  # noqa: E402
 
 
 def main() -> int:
@@ -26,8 +26,8 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", type=Path, default=PROJECT / "results" / "bench" / "train.json")
     args = parser.parse_args()
-    search = data.data_search_path(PROJECT, os.environ.get("CNNLAB_DATA_PATH"), [])
-    folder = data.locate_dataset("mnist", search)
+    search = datasets.data_search_path(PROJECT, os.environ.get("CNNLAB_DATA_PATH"), [])
+    folder = datasets.locate_dataset("mnist", search)
     if folder is None:
         print(f"no local MNIST found on {', '.join(map(str, search))}: set CNNLAB_DATA_PATH", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """Adapter of rule compare_cost: accuracy against parameters, mult-adds and time."""
 
-from cnnlab.experiments import compare_cost
-from cnnlab.runs import checked_step
+from cnnlab.steps.compare import compare_cost
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

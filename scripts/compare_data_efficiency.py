@@ -1,7 +1,7 @@
 """Adapter of rule compare_data_efficiency: accuracy against training-set size."""
 
-from cnnlab.experiments import compare_data_efficiency
-from cnnlab.runs import checked_step
+from cnnlab.steps.compare import compare_data_efficiency
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

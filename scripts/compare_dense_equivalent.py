@@ -1,7 +1,7 @@
 """Adapter of rule compare_dense_equivalent: what weight sharing saves."""
 
-from cnnlab.experiments import compare_dense_equivalent
-from cnnlab.runs import checked_step
+from cnnlab.steps.compare import compare_dense_equivalent
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

@@ -1,7 +1,7 @@
 """Adapter of rule compare_permutation: plain against pixel-permuted training."""
 
-from cnnlab.experiments import compare_permutation
-from cnnlab.runs import checked_step
+from cnnlab.steps.compare import compare_permutation
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

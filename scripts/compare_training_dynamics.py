@@ -1,7 +1,7 @@
 """Adapter of rule compare_training_dynamics: the compared models' curves overlaid."""
 
-from cnnlab.experiments import compare_training_dynamics
-from cnnlab.runs import checked_step
+from cnnlab.steps.compare import compare_training_dynamics
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

@@ -1,7 +1,7 @@
 """Adapter of rule compare_translation: accuracy on shifted test images."""
 
-from cnnlab.experiments import compare_translation
-from cnnlab.runs import checked_step
+from cnnlab.steps.compare import compare_translation
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

@@ -1,7 +1,7 @@
 """Adapter of rule derive_dataset: a pixel-permuted or subset copy of a prepared dataset."""
 
-from cnnlab.experiments import derive_dataset
-from cnnlab.runs import checked_step
+from cnnlab.steps.data import derive_dataset
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

@@ -1,6 +1,7 @@
 """Adapter of rule evaluate: test-set metrics, confusion matrix, misclassified examples."""
 
-from cnnlab.runs import checked_step, evaluate_model
+from cnnlab.steps.evaluate import evaluate_model
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

@@ -1,7 +1,7 @@
 """Adapter of rule extract_feature_maps: one figure per convolution / block."""
 
-from cnnlab.inspection import extract_feature_maps
-from cnnlab.runs import checked_step
+from cnnlab.steps.inspect import extract_feature_maps
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

@@ -1,7 +1,7 @@
 """Adapter of rule extract_filters: first-layer kernels, operator similarity, deeper kernels."""
 
-from cnnlab.inspection import extract_filters
-from cnnlab.runs import checked_step
+from cnnlab.steps.inspect import extract_filters
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

@@ -1,7 +1,7 @@
 """Adapter of rule measure_sparsity: zero activations and dead channels over the test split."""
 
-from cnnlab.inspection import measure_sparsity
-from cnnlab.runs import checked_step
+from cnnlab.steps.inspect import measure_sparsity
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

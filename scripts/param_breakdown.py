@@ -1,7 +1,7 @@
 """Adapter of rule param_breakdown: per-layer shapes, parameters and mult-adds."""
 
-from cnnlab.inspection import param_breakdown
-from cnnlab.runs import checked_step
+from cnnlab.steps.inspect import param_breakdown
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

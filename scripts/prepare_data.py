@@ -2,7 +2,8 @@
 
 import os
 
-from cnnlab.runs import checked_step, prepare_data
+from cnnlab.steps.data import prepare_data
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

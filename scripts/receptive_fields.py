@@ -1,7 +1,7 @@
 """Adapter of rule receptive_fields: analytic and measured receptive-field table and figure."""
 
-from cnnlab.inspection import receptive_fields
-from cnnlab.runs import checked_step
+from cnnlab.steps.inspect import receptive_fields
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

@@ -3,8 +3,8 @@
 import os
 from pathlib import Path
 
-from cnnlab.report import render_report
-from cnnlab.runs import checked_step
+from cnnlab.steps.report import render_report
+from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

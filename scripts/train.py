@@ -1,6 +1,7 @@
 """Adapter of rule train: train one architecture on one prepared dataset."""
 
-from cnnlab.runs import checked_step, train_model
+from cnnlab.steps.runtime import checked_step
+from cnnlab.steps.train import train_model
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from cnnlab import compare
-from cnnlab.data import split_dataset_name
+from cnnlab.analysis import compare
+from cnnlab.datasets import derived as derivations
+from cnnlab.datasets import split_dataset_name
 from cnnlab.models import create_model
 from torch import nn
 
@@ -51,11 +52,11 @@ def test_shift_zero_reproduces_the_plain_accuracy() -> None:
 
 def test_permutation_is_a_seeded_bijection_applied_alike_to_train_and_test() -> None:
     arrays, record = tiny_arrays()
-    out, derived = compare.permuted_dataset(arrays, record, seed=7)
+    out, derived = derivations.permuted_dataset(arrays, record, seed=7)
     permutation = out["permutation"]
     assert sorted(permutation.tolist()) == list(range(36))
     assert not np.array_equal(permutation, np.arange(36))
-    assert np.array_equal(permutation, compare.pixel_permutation(6, 6, 7))
+    assert np.array_equal(permutation, derivations.pixel_permutation(6, 6, 7))
     for split in ("train", "test"):
         flat_in = arrays[f"{split}_images"].reshape(-1, 36)
         flat_out = out[f"{split}_images"].reshape(-1, 36)
@@ -68,7 +69,7 @@ def test_permutation_is_a_seeded_bijection_applied_alike_to_train_and_test() -> 
 def test_permutation_moves_every_channel_alike() -> None:
     images = np.random.default_rng(0).integers(0, 256, (3, 3, 4, 4), dtype=np.uint8)
     images[:, 1] = images[:, 0]
-    out = compare.permute_pixels(images, compare.pixel_permutation(4, 4, 1))
+    out = derivations.permute_pixels(images, derivations.pixel_permutation(4, 4, 1))
     assert np.array_equal(out[:, 0], out[:, 1])
 
 
@@ -76,7 +77,7 @@ def test_subsets_are_balanced_nested_and_keep_the_test_split() -> None:
     arrays, record = tiny_arrays(1000)
     sizes, previous = [], None
     for fraction in (0.02, 0.1, 0.5):
-        out, derived = compare.subset_dataset(arrays, record, fraction, seed=3)
+        out, derived = derivations.subset_dataset(arrays, record, fraction, seed=3)
         keep = set(out["subset_indices"].tolist())
         counts = np.bincount(out["train_labels"], minlength=10)
         assert counts.max() - counts.min() <= 1
@@ -89,10 +90,10 @@ def test_subsets_are_balanced_nested_and_keep_the_test_split() -> None:
 
 
 def test_subset_epochs_match_the_full_runs_steps_within_the_cap() -> None:
-    assert compare.subset_epochs(3, 0.2, 30) == 15
-    assert compare.subset_epochs(3, 0.01, 30) == 30
-    assert compare.subset_epochs(3, 1.0, 30) == 3
-    assert compare.subset_epochs(40, 0.5, 30) == 40  # never fewer epochs than the full run
+    assert derivations.subset_epochs(3, 0.2, 30) == 15
+    assert derivations.subset_epochs(3, 0.01, 30) == 30
+    assert derivations.subset_epochs(3, 1.0, 30) == 3
+    assert derivations.subset_epochs(40, 0.5, 30) == 40  # never fewer epochs than the full run
 
 
 def test_dense_equivalent_by_hand() -> None:
@@ -130,9 +131,8 @@ def test_dataset_names(name: str, expected: tuple) -> None:
 
 
 def test_shift_zero_is_the_evaluation_on_every_inference_path() -> None:
-    from cnnlab.data import PreparedData, Split
-    from cnnlab.evaluation import predict_test_set
-    from cnnlab.training import Inference
+    from cnnlab.datasets import PreparedData, Split
+    from cnnlab.inference import Inference, predict_test_set
 
     torch.manual_seed(0)
     model = create_model("digitcnn").eval()

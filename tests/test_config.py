@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from cnnlab.config import ConfigError, load_schema, validate_config
-from cnnlab.data import DATASETS
+from cnnlab.datasets import DATASETS
 from cnnlab.models import list_models, model_spec
 from conftest import PROJECT
 
@@ -51,6 +51,26 @@ def test_empty_config_gets_the_article_recipes() -> None:
     assert (vgg["optimizer"], vgg["lr"], vgg["momentum"], vgg["weight_decay"], vgg["schedule"]) == (
         "sgd", 0.01, 0.9, 0.0005, "step")
     assert config["data"]["search_path"] == []
+
+
+def test_the_trainer_defaults_are_the_schema_defaults() -> None:
+    """TrainSettings' defaults (for library callers) and the schema's are one recipe."""
+    import dataclasses
+
+    from cnnlab.training import TrainSettings
+
+    schema = {key: spec["default"]
+              for key, spec in SCHEMA["$defs"]["training_settings"]["properties"].items()}
+    library = {f.name: f.default for f in dataclasses.fields(TrainSettings)}
+    assert library == schema
+
+
+def test_every_architecture_default_is_a_deviation_from_the_shared_recipe() -> None:
+    shared = {key: spec["default"]
+              for key, spec in SCHEMA["$defs"]["training_settings"]["properties"].items()}
+    for arch, recipe in SCHEMA["properties"]["training"]["default"].items():
+        repeated = {k: v for k, v in recipe.items() if shared[k] == v}
+        assert not repeated, f"training.{arch} repeats defaults of training_settings: {repeated}"
 
 
 def test_overriding_one_key_keeps_the_rest_of_the_recipe() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cnnlab import data as d
+from cnnlab import datasets as d
+from cnnlab.datasets import catalog, formats
 from conftest import idx_bytes, shared_data_path, write_cifar_dataset, write_idx_dataset
 
 # ------------------------------------------------------------------------------- IDX parsing
@@ -46,8 +47,8 @@ def test_load_idx_folder_plain_and_gz_agree(tmp_path: Path) -> None:
     plain = write_idx_dataset(tmp_path / "a", gz=False)
     write_idx_dataset(tmp_path / "b", gz=True)
     info = d.DATASETS["mnist"]
-    a = d.load_idx_folder(info, tmp_path / "a", verify=False)
-    b = d.load_idx_folder(info, tmp_path / "b", verify=False)
+    a = formats.load_idx_folder(info, tmp_path / "a", verify=False)
+    b = formats.load_idx_folder(info, tmp_path / "b", verify=False)
     assert a.train.images.shape == (40, 1, 28, 28) and a.train.images.dtype == np.uint8
     assert np.array_equal(a.train.images[:, 0], plain["train-images-idx3-ubyte"])
     assert np.array_equal(a.test.labels, b.test.labels) and a.test.labels.dtype == np.int64
@@ -59,14 +60,14 @@ def test_mismatched_image_and_label_counts(tmp_path: Path) -> None:
     write_idx_dataset(tmp_path)
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(39, np.uint8)))
     with pytest.raises(d.DataError, match="train images and labels disagree.*40 images.*39 labels"):
-        d.load_idx_folder(d.DATASETS["mnist"], tmp_path, verify=False)
+        formats.load_idx_folder(d.DATASETS["mnist"], tmp_path, verify=False)
 
 
 def test_label_out_of_range(tmp_path: Path) -> None:
     write_idx_dataset(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.full(20, 12, np.uint8)))
     with pytest.raises(d.DataError, match="label 12 is out of range"):
-        d.load_idx_folder(d.DATASETS["mnist"], tmp_path, verify=False)
+        formats.load_idx_folder(d.DATASETS["mnist"], tmp_path, verify=False)
 
 
 def test_corrupt_gzip_is_a_clear_error(tmp_path: Path) -> None:
@@ -74,13 +75,13 @@ def test_corrupt_gzip_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(d.DataError, match="train-images-idx3-ubyte.gz: cannot be read or decompressed"):
-        d.load_idx_folder(d.DATASETS["mnist"], tmp_path, verify=False)
+        formats.load_idx_folder(d.DATASETS["mnist"], tmp_path, verify=False)
 
 
 def test_checksum_mismatch_names_expected_and_found(tmp_path: Path) -> None:
     write_idx_dataset(tmp_path)
     with pytest.raises(d.DataError, match="checksum mismatch: expected MD5 6bbc9ace898e44ae57da46a324031adb"):
-        d.load_idx_folder(d.DATASETS["mnist"], tmp_path, verify=True)
+        formats.load_idx_folder(d.DATASETS["mnist"], tmp_path, verify=True)
 
 
 @pytest.mark.skipif(shared_data_path() is None, reason="no local copy of MNIST")
@@ -108,7 +109,7 @@ def test_cifar_archive_is_read_without_extracting(tmp_path: Path) -> None:
     write_cifar_dataset(tmp_path / "src" / "cifar-10-batches-py")
     archive_dir = tmp_path / "CIFAR10"
     archive_dir.mkdir()
-    with tarfile.open(archive_dir / d.CIFAR_ARCHIVE, "w:gz") as tar:
+    with tarfile.open(archive_dir / catalog.CIFAR_ARCHIVE, "w:gz") as tar:
         tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
     folder = d.locate_dataset("cifar10", [tmp_path])
     assert folder == archive_dir

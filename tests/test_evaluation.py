@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cnnlab import evaluation as ev
+from cnnlab import inference as ev
 from cnnlab.models import create_model
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from cnnlab import activations, filters
+from cnnlab.analysis import activations, filters
 from cnnlab.models import create_model
 from torch import nn
 

@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 import torch
 from cnnlab import manifest
-from cnnlab.runs import checked_step
+from cnnlab.steps.runtime import checked_step
 
 
 def flip_byte(path: Path, offset: int = -10) -> None:

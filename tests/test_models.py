@@ -52,11 +52,42 @@ def test_num_classes_changes_the_head() -> None:
 
 
 def test_duplicate_registration_raises() -> None:
+    create_model("digitcnn")  # imports its family, which registers it
+
     def digitcnn(num_classes: int = 10) -> nn.Module:  # same name as the zoo's
         return nn.Linear(1, num_classes)
 
     with pytest.raises(ValueError, match="already registered"):
-        register_model(input_shape=(1, 28, 28), num_params=20, description="x")(digitcnn)
+        register_model(digitcnn)
+
+
+def test_an_undeclared_model_cannot_register() -> None:
+    def resnet50(num_classes: int = 10) -> nn.Module:
+        return nn.Linear(1, num_classes)
+
+    with pytest.raises(ValueError, match="not declared in cnnlab/models/catalog.py"):
+        register_model(resnet50)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_declared_layer_kinds_match_the_built_network(name: str) -> None:
+    """The catalogue's facts decide which analyses run; they must describe the real network."""
+    spec = model_spec(name)
+    modules = list(create_model(name).modules())
+    assert spec.is_convolutional == any(isinstance(m, nn.Conv2d) for m in modules)
+    assert spec.has_relu == any(isinstance(m, (nn.ReLU, nn.ReLU6)) for m in modules)
+    assert type(create_model(name)).__module__ == f"cnnlab.models.{spec.family}"
+
+
+def test_reading_the_catalogue_does_not_import_torch() -> None:
+    """Snakemake's parse step reads models, datasets, artifacts and the config checks."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import cnnlab.models, cnnlab.datasets, cnnlab.artifacts, cnnlab.config, "
+            "cnnlab.hardware; cnnlab.models.model_spec('digitcnn'); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_unknown_model_lists_known_ones() -> None:

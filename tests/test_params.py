@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from cnnlab.analysis.layers import layer_table, shape_flow
 from cnnlab.models import create_model, list_models, model_spec
-from cnnlab.params import layer_table, shape_flow
 from torch import nn
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision.models as tvm
-from cnnlab.models import create_model, list_models, model_spec
-from cnnlab.receptive_field import (
+from cnnlab.analysis.receptive_field import (
     ReceptiveFieldError,
     analytic_table,
     measure_field,
     receptive_field_table,
     trace,
 )
+from cnnlab.models import create_model, list_models, model_spec
 from torch import nn
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cnnlab import device
 from cnnlab import training as t
-from cnnlab.data import PreparedData, Split
+from cnnlab.datasets import PreparedData, Split
 from cnnlab.models import create_model
 
 
@@ -143,18 +144,18 @@ def test_device_layout_is_set_explicitly_not_inherited_from_numpy() -> None:
     images = np.zeros((4, 28, 28), np.uint8)
     odd = images[:, None, :, :]  # a numpy view whose channel stride is not 784
     split = Split(odd, np.zeros(4, np.int64))
-    x, _ = t.to_device(split, [0.5], [0.5], torch.device("cpu"))
+    x, _ = device.to_device(split, [0.5], [0.5], torch.device("cpu"))
     assert x.stride() == (784, 784, 28, 1)
-    x, _ = t.to_device(split, [0.5], [0.5], torch.device("cpu"), torch.channels_last)
+    x, _ = device.to_device(split, [0.5], [0.5], torch.device("cpu"), torch.channels_last)
     assert x.is_contiguous(memory_format=torch.channels_last)
-    y, _ = t.to_device(Split(np.ascontiguousarray(odd), split.labels), [0.5], [0.5], torch.device("cpu"))
+    y, _ = device.to_device(Split(np.ascontiguousarray(odd), split.labels), [0.5], [0.5], torch.device("cpu"))
     assert y.stride() == (784, 784, 28, 1)
 
 
 def test_bf16_auto_follows_the_hardware() -> None:
     cpu = torch.device("cpu")
-    assert t.use_bf16("auto", cpu) == t.native_bf16(cpu)
-    assert t.use_bf16(True, cpu) is True and t.use_bf16(False, cpu) is False
+    assert device.use_bf16("auto", cpu) == device.native_bf16(cpu)
+    assert device.use_bf16(True, cpu) is True and device.use_bf16(False, cpu) is False
 
 
 @pytest.mark.parametrize("fast", [{"channels_last": True, "bf16": True}, {"channels_last": False, "bf16": False}])

@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab import data as datamod
-from cnnlab import training
+from cnnlab import datasets, training
+from cnnlab.datasets.catalog import IDX_ROLES
+from cnnlab.device import runtime_info, seed_everything, select_device, to_device, use_threads
 from cnnlab.models import create_model
 
 
@@ -30,7 +31,7 @@ def torchvision_root(mnist_folder: Path, workdir: Path) -> Path:
     """A torchvision-style MNIST root (decompressed raw files) built from a local copy."""
     raw = workdir / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    for name in datamod.IDX_ROLES.values():
+    for name in IDX_ROLES.values():
         source = mnist_folder / name
         if source.is_file():
             shutil.copyfile(source, raw / name)
@@ -83,10 +84,10 @@ def tutorial_epochs(arch: str, root: Path, epochs: int, batch_size: int, lr: flo
             "test_accuracy": correct / total}
 
 
-def pipeline_epochs(arch: str, data: datamod.PreparedData, epochs: int, seed: int,
+def pipeline_epochs(arch: str, data: datasets.PreparedData, epochs: int, seed: int,
                     device: torch.device, **settings: Any) -> dict[str, float]:
     """cnnlab's trainer on the same model, seed, epochs and batch size."""
-    training.seed_everything(seed)
+    seed_everything(seed)
     model = create_model(arch)
     recipe = training.TrainSettings(epochs=epochs, **settings)
     result = training.fit(model, data, recipe, seed=seed, device=device, augment=False)
@@ -95,7 +96,7 @@ def pipeline_epochs(arch: str, data: datamod.PreparedData, epochs: int, seed: in
             "test_accuracy": result.history[-1]["test_acc"]}
 
 
-def data_path_only(root: Path, data: datamod.PreparedData, batch_size: int,
+def data_path_only(root: Path, data: datasets.PreparedData, batch_size: int,
                    device: torch.device) -> dict[str, float]:
     """One epoch of batches, no model: the tutorial DataLoader vs indexing device tensors."""
     loader, _ = tutorial_loaders(root, batch_size, 0)
@@ -103,7 +104,7 @@ def data_path_only(root: Path, data: datamod.PreparedData, batch_size: int,
     for _batch in loader:
         pass
     tutorial = time.perf_counter() - start
-    x, y = training.to_device(data.train, data.mean, data.std, device)
+    x, y = to_device(data.train, data.mean, data.std, device)
     start = time.perf_counter()
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0)).to(device)
     checksum = torch.zeros((), device=device)
@@ -144,12 +145,12 @@ def run(mnist_folder: Path, *, arch: str = "digitcnn", epochs: int = 1, repeats:
         variants: dict[str, dict[str, Any]] | None = None,
         report: Callable[[str], None] = print) -> dict[str, Any]:
     """The whole benchmark; returns what it printed as a dict."""
-    used_threads = training.use_threads(threads or os.cpu_count() or 1)
-    device = training.select_device()
-    raw = datamod.load_folder("mnist", mnist_folder, verify=False)
-    arrays, record = datamod.prepare_dataset(raw, train_limit=None, test_limit=None, seed=seed)
-    data = datamod.PreparedData(datamod.Split(arrays["train_images"], arrays["train_labels"]),
-                                datamod.Split(arrays["test_images"], arrays["test_labels"]),
+    used_threads = use_threads(threads or os.cpu_count() or 1)
+    device = select_device()
+    raw = datasets.load_folder("mnist", mnist_folder, verify=False)
+    arrays, record = datasets.prepare_dataset(raw, train_limit=None, test_limit=None, seed=seed)
+    data = datasets.PreparedData(datasets.Split(arrays["train_images"], arrays["train_labels"]),
+                                datasets.Split(arrays["test_images"], arrays["test_labels"]),
                                 record["classes"], record["normalization"]["mean"],
                                 record["normalization"]["std"], record)
     variants = variants or {}
@@ -180,7 +181,7 @@ def run(mnist_folder: Path, *, arch: str = "digitcnn", epochs: int = 1, repeats:
             medians[name]["test_accuracy"] - medians["tutorial"]["test_accuracy"])
     summary = {
         "arch": arch, "epochs": epochs, "repeats": repeats, "batch_size": batch_size,
-        "device": str(device), "threads": used_threads, "runtime": training.runtime_info(device),
+        "device": str(device), "threads": used_threads, "runtime": runtime_info(device),
         "variants": variants, "medians": medians, "runs": runs,
         "data_path_only": data_path, "augmentation": augmentation(device),
     }

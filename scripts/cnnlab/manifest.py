@@ -13,9 +13,7 @@ deleted) so that the next ``snakemake`` run rebuilds it and everything made from
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -23,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from cnnlab.artifacts import BENCHMARKS, CHECKPOINTS, LOGS
+from cnnlab.io import file_sha256, write_json
+
 RECORD_SUFFIX = ".sha256"
 QUARANTINE_DIR = "damaged"
 # Folders of an artifact root that hold no step outputs: logs, timings, resumable state,
 # benchmarks of the trainer, and what was already moved aside.
-UNRECORDED_DIRS = ("logs", "benchmarks", "checkpoints", "bench", QUARANTINE_DIR)
-CHUNK = 1 << 20
+UNRECORDED_DIRS = (LOGS, BENCHMARKS, CHECKPOINTS, "bench", QUARANTINE_DIR)
 # Snakemake drops this marker into directory outputs after the job: not part of the content.
 SNAKEMAKE_MARKER = ".snakemake_timestamp"
 
@@ -56,15 +56,6 @@ def artifact_of(record: Path) -> Path:
     return record.parent / record.name[1:-len(RECORD_SUFFIX)]
 
 
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def describe(artifact: Path) -> dict[str, Any]:
     """Size and SHA-256 of a file, or of every file in a directory output."""
     if artifact.is_dir():
@@ -80,10 +71,7 @@ def record_artifact(artifact: Path | str, step: str) -> dict[str, Any]:
     """Write the record of a finished artifact (atomically, so a crash leaves none or a whole one)."""
     artifact = Path(artifact)
     record = {"artifact": artifact.name, "step": step, **describe(artifact)}
-    target = record_path(artifact)
-    temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    os.replace(temporary, target)
+    write_json(record_path(artifact), record, indent=1, sort_keys=True)
     return record
 
 

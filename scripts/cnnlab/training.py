@@ -7,23 +7,21 @@ accumulated on the device so that no step waits on the host.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import math
 import os
-import platform
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
-import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.data import PreparedData, Split
+from cnnlab.datasets import PreparedData
+from cnnlab.device import autocast, configure_determinism, to_device, use_bf16
+from cnnlab.inference import evaluate_loss_accuracy
+from cnnlab.io import atomic_write_bytes, write_csv
 
 # Divergence is checked every this many steps: often enough to stop a NaN run within
 # seconds, rarely enough that the device never waits on the host in between.
@@ -62,85 +60,9 @@ class TrainSettings:
         return cls(**known)
 
 
-def select_device(preference: str = "auto") -> torch.device:
-    """CUDA when present (or asked for), else the CPU."""
-    if preference == "cpu":
-        return torch.device("cpu")
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if preference == "cuda":
-        raise RuntimeError("a CUDA device was asked for but torch sees none")
-    return torch.device("cpu")
-
-
-def use_threads(requested: int) -> int:
-    """Give torch ``requested`` threads, but never more than the machine has cores.
-
-    More threads than cores makes PyTorch's OpenMP workers wait on each other: on a 2-core
-    machine an epoch ran six times slower with two 2-thread jobs side by side.
-    """
-    threads = max(1, min(requested, os.cpu_count() or 1))
-    torch.set_num_threads(threads)
-    return threads
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes in bfloat16 natively (else autocast would emulate it slowly)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def use_bf16(setting: bool | str, device: torch.device) -> bool:
-    """Resolve the ``bf16`` setting: ``auto`` means on where the hardware supports it natively."""
-    return native_bf16(device) if setting == "auto" else bool(setting)
-
-
-def autocast(device: torch.device, enabled: bool) -> Any:
-    """bf16 autocast on ``device`` when enabled (AVX512-BF16/AMX on CPU, tensor cores on GPU)."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
-
-
-def configure_determinism(deterministic: bool, device: torch.device) -> None:
-    """Deterministic kernels (repeatable runs) or, when not asked for, cuDNN's autotuner."""
-    torch.use_deterministic_algorithms(deterministic, warn_only=True)
-    # Deterministic mode also fills every new tensor with NaN to expose reads of uninitialised
-    # memory: a debugging aid that adds a pass per allocation; the kernels stay deterministic
-    # without it.
-    torch.utils.deterministic.fill_uninitialized_memory = False
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = not deterministic
-        torch.backends.cudnn.deterministic = deterministic
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch's global generators (CPU and CUDA) and numpy."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-
-
-def to_device(split: Split, mean: list[float], std: list[float], device: torch.device,
-              memory_format: torch.memory_format = torch.contiguous_format,
-              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A uint8 split as normalised float32 images and int64 labels on ``device``, once.
-
-    The layout is set explicitly: with one channel, the strides a tensor inherits from numpy
-    can make it count as channels-last or not, and oneDNN then picks different (differently
-    fast, differently rounding) convolution kernels for the same data.
-    """
-    images = torch.from_numpy(split.images)
-    if device.type == "cuda":  # one upload from pinned memory, not one per batch
-        images = images.pin_memory()
-    images = images.to(device, non_blocking=True)
-    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
-    x = (images.float().div_(255.0) - m) / s
-    laid_out = torch.empty_like(x, memory_format=memory_format).copy_(x)
-    return laid_out, torch.from_numpy(split.labels).to(device)
+def settings_dict(s: TrainSettings) -> dict[str, Any]:
+    """The recipe as a plain dict (for JSON records)."""
+    return asdict(s)
 
 
 def crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 4,
@@ -196,91 +118,13 @@ def _constant(epoch: int) -> float:
     return 1.0
 
 
-def fingerprint(payload: Mapping[str, Any]) -> str:
-    """A stable digest of everything that defines a run (recipe, seed, data, architecture)."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def code_fingerprint() -> str:
-    """A digest of the library code that decides what a training run produces.
-
-    Part of a run's identity, so that a changed trainer, model or data parser never resumes a
-    checkpoint or restores a kept model made by the old code.
-    """
-    package = Path(__file__).parent
-    digest = hashlib.sha256()
-    for path in [package / "training.py", package / "data.py", *sorted((package / "models").glob("*.py"))]:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 def atomic_torch_save(obj: object, path: Path) -> None:
-    """Write with torch.save to a temporary file in the same folder, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """torch.save ``obj`` to ``path`` atomically (:func:`cnnlab.io.atomic_write_bytes`)."""
     # Through a buffer: torch.save names the zip's folder after the file it writes to, which
-    # would put the temporary name (and so the pid) into the bytes of every model file.
+    # would put a temporary name (and so the pid) into the bytes of every model file.
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
-
-
-@dataclass(frozen=True)
-class Inference:
-    """How a trained model meets test images: in the layout and precision it was trained in.
-
-    Evaluation, the per-epoch test accuracy and the comparisons all use it, so they agree to
-    the last image, and inference gets the trainer's fast paths (on this project's CPU,
-    channels-last and bf16 make a pass over MNIST's test set 4-5 times faster).
-    """
-
-    channels_last: bool = False
-    bf16: bool = False
-
-    @classmethod
-    def of_run(cls, settings: Mapping[str, Any], device: torch.device) -> "Inference":
-        """The inference path of a run from its recorded recipe (``train.json``'s settings)."""
-        return cls(bool(settings.get("channels_last", False)),
-                   use_bf16(settings.get("bf16", False), device))
-
-    @property
-    def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.channels_last else torch.contiguous_format
-
-
-# float32 in the default layout: for models whose recipe is not known.
-PLAIN_INFERENCE = Inference()
-
-
-def predict_split(model: nn.Module, split: Split, mean: list[float], std: list[float],
-                  device: torch.device, batch_size: int,
-                  inference: Inference = PLAIN_INFERENCE) -> tuple[torch.Tensor, torch.Tensor]:
-    """float32 logits and labels of a whole uint8 split, normalised as in training."""
-    x, y = to_device(split, mean, std, device, inference.memory_format)
-    model.to(memory_format=inference.memory_format)
-    with autocast(device, inference.bf16):
-        logits = predict_logits(model, x, batch_size)
-    return logits.float(), y
-
-
-@torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Logits for every image of ``x``, in eval mode, batch by batch."""
-    was_training = model.training
-    model.eval()
-    out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-    model.train(was_training)
-    return out
-
-
-def evaluate_loss_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                           batch_size: int) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy (a fraction) of ``model`` on ``(x, y)``."""
-    logits = predict_logits(model, x, batch_size)
-    loss = nn.functional.cross_entropy(logits.float(), y).item()
-    accuracy = (logits.argmax(1) == y).float().mean().item()
-    return loss, accuracy
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 @dataclass
@@ -446,51 +290,10 @@ def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int, s: TrainSetting
         )
 
 
-def runtime_info(device: torch.device) -> dict[str, Any]:
-    """Versions, hardware and thread count, for provenance."""
-    import torchvision
-
-    info: dict[str, Any] = {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu": _cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
-        "device": str(device),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-        info["cuda"] = torch.version.cuda
-    return info
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds",
+                   "images_per_second"]
 
 
 def save_history(history: list[dict[str, float]], path: Path) -> None:
     """Write the per-epoch history as CSV."""
-    import csv
-
-    columns = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds",
-               "images_per_second"]
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        for row in history:
-            writer.writerow({k: row[k] for k in columns})
-
-
-def settings_dict(s: TrainSettings) -> dict[str, Any]:
-    """The recipe as a plain dict (for JSON records)."""
-    return asdict(s)
+    write_csv(path, history, HISTORY_COLUMNS)

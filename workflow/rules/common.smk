@@ -9,9 +9,16 @@ min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from cnnlab.compare import subset_epochs  # noqa: E402
+# Facts only: none of these imports torch, so deciding the DAG stays fast.
+from cnnlab.artifacts import (  # noqa: E402
+    COST, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
+    PERMUTATION, RECEPTIVE_FIELD, REPORT_FILES, SPARSITY, TRAIN, TRAINING_DYNAMICS, TRANSLATION,
+    checkpoint_dir, compare_file, compare_outputs, data_file, kept_runs_dir, report_file, run_file,
+    run_outputs,
+)
 from cnnlab.config import ConfigError, load_schema, validate_config  # noqa: E402
-from cnnlab.data import DATASETS, split_dataset_name  # noqa: E402
+from cnnlab.datasets import DATASETS, split_dataset_name, subset_epochs  # noqa: E402
+from cnnlab.hardware import nvidia_gpu_count  # noqa: E402
 from cnnlab.models import list_models, model_spec  # noqa: E402
 
 SCHEMA_PATH = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
@@ -53,54 +60,22 @@ def run_pairs():
     ]
 
 
-EVALUATION_OUTPUTS = ["metrics.json", "confusion.png", "misclassified.png", "curves.png"]
-PARAM_OUTPUTS = ["params.csv", "params.png", "shape_flow.png"]
-SPARSITY_OUTPUTS = ["sparsity.csv", "sparsity.png"]
-CONV_OUTPUTS = [
-    "filters.png", "filters_signed.png", "filter_similarity.csv", "filter_similarity.png",
-    "conv_kernels.png", "feature_maps", "receptive_field.csv", "receptive_field.png",
-]
-
-
 def arch_outputs(arch):
     """File names under results/{dataset}/{arch}/ that `all` asks for: what applies to it."""
-    names = EVALUATION_OUTPUTS + PARAM_OUTPUTS
-    if arch_has_relu(arch):
-        names = names + SPARSITY_OUTPUTS
-    if model_spec(arch).is_convolutional:
-        names = names + CONV_OUTPUTS
-    return names
-
-
-def arch_has_relu(arch):
-    """Whether the architecture has ReLU layers (sparsity means exactly-zero ReLU outputs)."""
-    import torch.nn as nn
-    from cnnlab.models import create_model
-
-    return any(isinstance(m, (nn.ReLU, nn.ReLU6)) for m in create_model(arch).modules())
-
-
-COMPARE_OUTPUTS = [
-    "cost.csv", "cost.png", "dense_equivalent.csv", "first_layer_224.csv",
-    "dense_equivalent.png", "translation.csv", "translation.png", "permutation.csv",
-    "permutation.png", "data_efficiency.csv", "data_efficiency.png", "training_dynamics.csv",
-    "training_dynamics.png",
-]
+    spec = model_spec(arch)
+    return run_outputs(convolutional=spec.is_convolutional, has_relu=spec.has_relu)
 
 
 def all_targets(wildcards):
     """Everything `snakemake` with no target builds."""
     targets = [
-        f"results/{dataset}/{arch}/{name}"
+        run_file(name, dataset, arch)
         for dataset, arch in run_pairs()
         for name in arch_outputs(arch)
     ]
     for dataset in config["compare"]["datasets"]:
-        targets += [f"results/{dataset}/compare/{name}" for name in COMPARE_OUTPUTS]
+        targets += [compare_file(name, dataset) for name in compare_outputs()]
     return targets
-
-
-TRAIN_OUTPUTS = ["model.pt", "history.csv", "train.json"]
 
 
 def every_training_run():
@@ -121,16 +96,16 @@ def kept_artifacts(wildcards):
     """
     targets = []
     for dataset, arch in every_training_run():
-        targets += [f"results/{dataset}/{arch}/{name}" for name in TRAIN_OUTPUTS]
-        targets += [f"results/data/{dataset}.npz", f"results/data/{dataset}.json"]
+        targets += [run_file(name, dataset, arch) for name in TRAIN]
+        targets += [data_file("data", dataset), data_file("record", dataset)]
     return list(dict.fromkeys(targets))
 
 
 def report_records(wildcards):
     """Run records the report reads besides the figures and tables (checked like any input)."""
-    records = [f"results/data/{dataset}.json" for dataset in config["datasets"]]
+    records = [data_file("record", dataset) for dataset in config["datasets"]]
     for dataset, arch in run_pairs():
-        records += [f"results/{dataset}/{arch}/train.json", f"results/{dataset}/{arch}/history.csv"]
+        records += [run_file(TRAIN.record, dataset, arch), run_file(TRAIN.history, dataset, arch)]
     return records
 
 
@@ -163,33 +138,33 @@ def subset_name(dataset, fraction):
 
 def runs_of(dataset, archs, name):
     """results/{dataset}/{arch}/{name} for each architecture."""
-    return [f"results/{dataset}/{arch}/{name}" for arch in archs]
+    return [run_file(name, dataset, arch) for arch in archs]
 
 
 def compare_cost_inputs(wildcards):
     archs = config["compare"]["architectures"]
     return {
-        "metrics": runs_of(wildcards.dataset, archs, "metrics.json"),
-        "train": runs_of(wildcards.dataset, archs, "train.json"),
-        "params": runs_of(wildcards.dataset, archs, "params.csv"),
+        "metrics": runs_of(wildcards.dataset, archs, EVALUATE.metrics),
+        "train": runs_of(wildcards.dataset, archs, TRAIN.record),
+        "params": runs_of(wildcards.dataset, archs, PARAMS.csv),
     }
 
 
 def compare_translation_inputs(wildcards):
     return {
-        "data": f"results/data/{wildcards.dataset}.npz",
-        "record": f"results/data/{wildcards.dataset}.json",
-        "models": runs_of(wildcards.dataset, config["compare"]["architectures"], "model.pt"),
-        "train": runs_of(wildcards.dataset, config["compare"]["architectures"], "train.json"),
+        "data": data_file("data", wildcards.dataset),
+        "record": data_file("record", wildcards.dataset),
+        "models": runs_of(wildcards.dataset, config["compare"]["architectures"], TRAIN.model),
+        "train": runs_of(wildcards.dataset, config["compare"]["architectures"], TRAIN.record),
     }
 
 
 def compare_permutation_inputs(wildcards):
     archs = config["compare"]["permutation"]["architectures"]
     return {
-        "original": runs_of(wildcards.dataset, archs, "metrics.json"),
-        "permuted": runs_of(f"{wildcards.dataset}_permuted", archs, "metrics.json"),
-        "record": f"results/data/{wildcards.dataset}_permuted.json",
+        "original": runs_of(wildcards.dataset, archs, EVALUATE.metrics),
+        "permuted": runs_of(f"{wildcards.dataset}_permuted", archs, EVALUATE.metrics),
+        "record": data_file("record", f"{wildcards.dataset}_permuted"),
     }
 
 
@@ -206,13 +181,13 @@ def data_efficiency_runs(dataset):
 def compare_data_efficiency_inputs(wildcards):
     runs = data_efficiency_runs(wildcards.dataset)
     return {
-        "metrics": [f"results/{name}/{arch}/metrics.json" for arch, _, name in runs],
-        "train": [f"results/{name}/{arch}/train.json" for arch, _, name in runs],
+        "metrics": [run_file(EVALUATE.metrics, name, arch) for arch, _, name in runs],
+        "train": [run_file(TRAIN.record, name, arch) for arch, _, name in runs],
     }
 
 
 def compare_dynamics_inputs(wildcards):
-    return {"histories": runs_of(wildcards.dataset, config["compare"]["architectures"], "history.csv")}
+    return {"histories": runs_of(wildcards.dataset, config["compare"]["architectures"], TRAIN.history)}
 
 
 def data_efficiency_labels(wildcards):
@@ -234,15 +209,10 @@ def _total_cores():
 HEAVY_THREADS = _total_cores()
 
 
+# Read from the NVIDIA driver, not from torch: importing torch here would cost every run.
+HAS_GPU = nvidia_gpu_count() > 0
+
+
 def gpu_request(wildcards):
     """One GPU per job where CUDA is present, so that the profile's gpu=1 limit serialises them."""
     return 1 if HAS_GPU else 0
-
-
-def _has_gpu():
-    import torch
-
-    return torch.cuda.is_available()
-
-
-HAS_GPU = _has_gpu()

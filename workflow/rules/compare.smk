@@ -2,9 +2,9 @@ rule compare_cost:
     input:
         unpack(compare_cost_inputs),
     output:
-        csv="results/{dataset}/compare/cost.csv",
+        csv=compare_file(COST.csv),
         png=report(
-            "results/{dataset}/compare/cost.png",
+            compare_file(COST.png),
             caption="../report/captions/cost.rst",
             category="{dataset}",
             subcategory="CNN vs MLP",
@@ -20,9 +20,9 @@ rule compare_cost:
 # Shapes depend on the architectures alone: no trained model needed.
 rule compare_dense_equivalent:
     output:
-        csv="results/{dataset}/compare/dense_equivalent.csv",
-        thought="results/{dataset}/compare/first_layer_224.csv",
-        png="results/{dataset}/compare/dense_equivalent.png",
+        csv=compare_file(DENSE_EQUIVALENT.csv),
+        thought=compare_file(DENSE_EQUIVALENT.thought),
+        png=compare_file(DENSE_EQUIVALENT.png),
     params:
         archs=config["compare"]["architectures"],
     log:
@@ -35,9 +35,9 @@ rule compare_translation:
     input:
         unpack(compare_translation_inputs),
     output:
-        csv="results/{dataset}/compare/translation.csv",
+        csv=compare_file(TRANSLATION.csv),
         png=report(
-            "results/{dataset}/compare/translation.png",
+            compare_file(TRANSLATION.png),
             caption="../report/captions/translation.rst",
             category="{dataset}",
             subcategory="CNN vs MLP",
@@ -61,9 +61,9 @@ rule compare_permutation:
     input:
         unpack(compare_permutation_inputs),
     output:
-        csv="results/{dataset}/compare/permutation.csv",
+        csv=compare_file(PERMUTATION.csv),
         png=report(
-            "results/{dataset}/compare/permutation.png",
+            compare_file(PERMUTATION.png),
             caption="../report/captions/permutation.rst",
             category="{dataset}",
             subcategory="CNN vs MLP",
@@ -80,9 +80,9 @@ rule compare_data_efficiency:
     input:
         unpack(compare_data_efficiency_inputs),
     output:
-        csv="results/{dataset}/compare/data_efficiency.csv",
+        csv=compare_file(DATA_EFFICIENCY.csv),
         png=report(
-            "results/{dataset}/compare/data_efficiency.png",
+            compare_file(DATA_EFFICIENCY.png),
             caption="../report/captions/data_efficiency.rst",
             category="{dataset}",
             subcategory="CNN vs MLP",
@@ -99,8 +99,8 @@ rule compare_training_dynamics:
     input:
         unpack(compare_dynamics_inputs),
     output:
-        csv="results/{dataset}/compare/training_dynamics.csv",
-        png="results/{dataset}/compare/training_dynamics.png",
+        csv=compare_file(TRAINING_DYNAMICS.csv),
+        png=compare_file(TRAINING_DYNAMICS.png),
     params:
         archs=config["compare"]["architectures"],
     log:

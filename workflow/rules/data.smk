@@ -2,8 +2,8 @@ rule prepare_data:
     wildcard_constraints:
         dataset=BASE_DATASET,
     output:
-        data="results/data/{dataset}.npz",
-        record="results/data/{dataset}.json",
+        data=data_file("data"),
+        record=data_file("record"),
     params:
         search_path=config["data"]["search_path"],
         download=config["data"]["download"],
@@ -26,11 +26,11 @@ rule derive_dataset:
         base=BASE_DATASET,
         derivation="permuted|subset_[0-9.]+",
     input:
-        data="results/data/{base}.npz",
-        record="results/data/{base}.json",
+        data=data_file("data", "{base}"),
+        record=data_file("record", "{base}"),
     output:
-        data="results/data/{base}_{derivation}.npz",
-        record="results/data/{base}_{derivation}.json",
+        data=data_file("data", "{base}_{derivation}"),
+        record=data_file("record", "{base}_{derivation}"),
     params:
         seed=derivation_seed,
     log:

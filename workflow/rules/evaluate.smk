@@ -1,26 +1,26 @@
 rule evaluate:
     input:
-        data="results/data/{dataset}.npz",
-        record="results/data/{dataset}.json",
-        model="results/{dataset}/{arch}/model.pt",
-        train="results/{dataset}/{arch}/train.json",
-        history="results/{dataset}/{arch}/history.csv",
+        data=data_file("data"),
+        record=data_file("record"),
+        model=run_file(TRAIN.model),
+        train=run_file(TRAIN.record),
+        history=run_file(TRAIN.history),
     output:
-        metrics="results/{dataset}/{arch}/metrics.json",
+        metrics=run_file(EVALUATE.metrics),
         confusion=report(
-            "results/{dataset}/{arch}/confusion.png",
+            run_file(EVALUATE.confusion),
             caption="../report/captions/confusion.rst",
             category="{dataset}",
             subcategory="{arch}",
         ),
         misclassified=report(
-            "results/{dataset}/{arch}/misclassified.png",
+            run_file(EVALUATE.misclassified),
             caption="../report/captions/misclassified.rst",
             category="{dataset}",
             subcategory="{arch}",
         ),
         curves=report(
-            "results/{dataset}/{arch}/curves.png",
+            run_file(EVALUATE.curves),
             caption="../report/captions/curves.rst",
             category="{dataset}",
             subcategory="{arch}",

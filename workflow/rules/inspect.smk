@@ -1,18 +1,18 @@
 rule extract_filters:
     input:
-        model="results/{dataset}/{arch}/model.pt",
-        record="results/data/{dataset}.json",
+        model=run_file(TRAIN.model),
+        record=data_file("record"),
     output:
         filters=report(
-            "results/{dataset}/{arch}/filters.png",
+            run_file(FILTERS.filters),
             caption="../report/captions/filters.rst",
             category="{dataset}",
             subcategory="{arch}",
         ),
-        signed="results/{dataset}/{arch}/filters_signed.png",
-        similarity="results/{dataset}/{arch}/filter_similarity.csv",
-        similarity_plot="results/{dataset}/{arch}/filter_similarity.png",
-        deeper="results/{dataset}/{arch}/conv_kernels.png",
+        signed=run_file(FILTERS.signed),
+        similarity=run_file(FILTERS.similarity),
+        similarity_plot=run_file(FILTERS.similarity_plot),
+        deeper=run_file(FILTERS.deeper),
     params:
         seed=config["seed"],
     log:
@@ -23,11 +23,11 @@ rule extract_filters:
 
 rule extract_feature_maps:
     input:
-        data="results/data/{dataset}.npz",
-        record="results/data/{dataset}.json",
-        model="results/{dataset}/{arch}/model.pt",
+        data=data_file("data"),
+        record=data_file("record"),
+        model=run_file(TRAIN.model),
     output:
-        maps=directory("results/{dataset}/{arch}/feature_maps"),
+        maps=directory(run_file(FEATURE_MAPS.maps)),
     params:
         seed=config["seed"],
         channels=config["inspection"]["feature_map_channels"],
@@ -41,13 +41,13 @@ rule extract_feature_maps:
 
 rule measure_sparsity:
     input:
-        data="results/data/{dataset}.npz",
-        record="results/data/{dataset}.json",
-        model="results/{dataset}/{arch}/model.pt",
+        data=data_file("data"),
+        record=data_file("record"),
+        model=run_file(TRAIN.model),
     output:
-        csv="results/{dataset}/{arch}/sparsity.csv",
+        csv=run_file(SPARSITY.csv),
         png=report(
-            "results/{dataset}/{arch}/sparsity.png",
+            run_file(SPARSITY.png),
             caption="../report/captions/sparsity.rst",
             category="{dataset}",
             subcategory="{arch}",
@@ -68,12 +68,12 @@ rule measure_sparsity:
 # Geometry depends on the architecture alone, not on trained weights: no model.pt needed.
 rule receptive_fields:
     input:
-        data="results/data/{dataset}.npz",
-        record="results/data/{dataset}.json",
+        data=data_file("data"),
+        record=data_file("record"),
     output:
-        csv="results/{dataset}/{arch}/receptive_field.csv",
+        csv=run_file(RECEPTIVE_FIELD.csv),
         png=report(
-            "results/{dataset}/{arch}/receptive_field.png",
+            run_file(RECEPTIVE_FIELD.png),
             caption="../report/captions/receptive_field.rst",
             category="{dataset}",
             subcategory="{arch}",
@@ -90,16 +90,16 @@ rule receptive_fields:
 
 rule param_breakdown:
     input:
-        record="results/data/{dataset}.json",
+        record=data_file("record"),
     output:
-        csv="results/{dataset}/{arch}/params.csv",
+        csv=run_file(PARAMS.csv),
         png=report(
-            "results/{dataset}/{arch}/params.png",
+            run_file(PARAMS.png),
             caption="../report/captions/params.rst",
             category="{dataset}",
             subcategory="{arch}",
         ),
-        flow="results/{dataset}/{arch}/shape_flow.png",
+        flow=run_file(PARAMS.flow),
     log:
         "results/logs/{dataset}/{arch}/param_breakdown.log",
     script:

@@ -5,8 +5,8 @@ rule render_report:
         templates=REPORT_TEMPLATES,
         css=REPORT_CSS,
     output:
-        html="report/index.html",
-        pdf="report/report.pdf",
+        html=report_file(REPORT_FILES.html),
+        pdf=report_file(REPORT_FILES.pdf),
     params:
         config=config,
         runs=run_pairs(),

@@ -1,20 +1,20 @@
 rule train:
     input:
-        data="results/data/{dataset}.npz",
-        record="results/data/{dataset}.json",
+        data=data_file("data"),
+        record=data_file("record"),
     output:
-        model="results/{dataset}/{arch}/model.pt",
-        history="results/{dataset}/{arch}/history.csv",
-        record="results/{dataset}/{arch}/train.json",
+        model=run_file(TRAIN.model),
+        history=run_file(TRAIN.history),
+        record=run_file(TRAIN.record),
     params:
         settings=training_settings,
         seed=config["seed"],
         eval_batch_size=config["evaluation"]["batch_size"],
         # Outside the declared outputs, so Snakemake never deletes a checkpoint it could resume.
-        checkpoint_dir="results/checkpoints/{dataset}/{arch}",
+        checkpoint_dir=checkpoint_dir(),
         # Each finished run is also kept under a name derived from its settings, seed, data and
         # code: a rerun with new settings that fails cannot lose the model of the old ones.
-        kept_runs_dir="results/runs/{dataset}/{arch}",
+        kept_runs_dir=kept_runs_dir(),
     log:
         "results/logs/{dataset}/{arch}/train.log",
     benchmark:

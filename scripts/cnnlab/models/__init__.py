@@ -1,9 +1,8 @@
-"""The model zoo. Importing this package registers every family."""
+"""The model zoo: declared facts in :mod:`.catalog`, builders registered by one file per
+family (imported when a model of the family is first built)."""
 
-from cnnlab.models import cifar, digitcnn, lenet, linear, resnet, simplecnn  # noqa: F401
+from cnnlab.models.catalog import InputShape, ModelSpec
 from cnnlab.models.registry import (
-    InputShape,
-    ModelSpec,
     count_parameters,
     create_model,
     list_models,

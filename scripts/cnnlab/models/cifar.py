@@ -60,19 +60,11 @@ class CifarVGG(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model(
-    input_shape=(3, 32, 32),
-    num_params=620_810,
-    description="CIFAR SimpleCNN: [Conv-BN-ReLU-Pool] x3 (32, 64, 128), FC 256, dropout 0.5.",
-)
+@register_model
 def cifar_simplecnn(num_classes: int = 10) -> nn.Module:
     return CifarSimpleCNN(num_classes)
 
 
-@register_model(
-    input_shape=(3, 32, 32),
-    num_params=3_249_994,
-    description="CIFAR10CNN (VGG-style): 2x conv per block, 64/128/256 channels, FC 512.",
-)
+@register_model
 def cifar_vgg(num_classes: int = 10) -> nn.Module:
     return CifarVGG(num_classes)

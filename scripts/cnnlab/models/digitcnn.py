@@ -54,19 +54,11 @@ class DigitCNNGAP(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model(
-    input_shape=(1, 28, 28),
-    num_params=206_922,
-    description="DigitCNN: two conv3x3+pool blocks (16, 32 channels), FC 128, dropout 0.25.",
-)
+@register_model
 def digitcnn(num_classes: int = 10) -> nn.Module:
     return DigitCNN(num_classes)
 
 
-@register_model(
-    input_shape=(1, 28, 28),
-    num_params=5_130,
-    description="DigitCNN trunk with global average pooling instead of flatten + FC1.",
-)
+@register_model
 def digitcnn_gap(num_classes: int = 10) -> nn.Module:
     return DigitCNNGAP(num_classes)

@@ -41,10 +41,6 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model(
-    input_shape=(1, 28, 28),
-    num_params=61_706,
-    description="LeNet-5 (1998) on 28x28: tanh, average pooling, 6/16 channels, FC 120-84.",
-)
+@register_model
 def lenet5(num_classes: int = 10) -> nn.Module:
     return LeNet5(num_classes)

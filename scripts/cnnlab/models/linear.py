@@ -10,7 +10,6 @@ from torch import nn
 
 from cnnlab.models.registry import register_model
 
-MNIST_SHAPE = (1, 28, 28)
 MNIST_PIXELS = 28 * 28
 
 
@@ -50,21 +49,11 @@ class MLP(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model(
-    input_shape=MNIST_SHAPE,
-    num_params=7_850,
-    description="Logistic regression: one linear layer from the 784 pixels to 10 scores.",
-    is_convolutional=False,
-)
+@register_model
 def logreg(num_classes: int = 10) -> nn.Module:
     return LogisticRegression(MNIST_PIXELS, num_classes)
 
 
-@register_model(
-    input_shape=MNIST_SHAPE,
-    num_params=535_818,
-    description="MLP 784-512-256-10 with ReLU and dropout 0.5 (cnn-theory-and-mnist).",
-    is_convolutional=False,
-)
+@register_model
 def mlp(num_classes: int = 10) -> nn.Module:
     return MLP(MNIST_PIXELS, (512, 256), num_classes, dropout=0.5)

@@ -54,10 +54,6 @@ class ResNetSmall(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model(
-    input_shape=(1, 28, 28),
-    num_params=78_090,
-    description="Small ResNet: stem 16, residual blocks 16/32/64 (strides 1/2/2), GAP, FC.",
-)
+@register_model
 def resnet_small(num_classes: int = 10) -> nn.Module:
     return ResNetSmall(in_channels=1, num_classes=num_classes)

@@ -36,10 +36,6 @@ class SimpleCNNBN(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model(
-    input_shape=(1, 28, 28),
-    num_params=421_834,
-    description="SimpleCNN: [Conv-BN-ReLU-Pool] x2 (32, 64 channels), FC 128, dropout 0.5.",
-)
+@register_model
 def simplecnn_bn(num_classes: int = 10) -> nn.Module:
     return SimpleCNNBN(num_classes)

@@ -1,55 +1,21 @@
-"""The CNN-vs-MLP steps as plain functions of paths and values (the adapters call these)."""
+"""Steps of workflow/rules/compare.smk: the CNN-vs-MLP experiments, from the runs' own records
+and models."""
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
-from cnnlab import compare, plotting
-from cnnlab import data as datamod
-from cnnlab.evaluation import load_trained_model
-from cnnlab.inspection import write_csv
+from cnnlab import datasets
+from cnnlab.analysis import compare
+from cnnlab.device import select_device, use_threads
+from cnnlab.inference import Inference, load_trained_model
+from cnnlab.io import read_csv, read_json, write_csv
 from cnnlab.models import create_model, model_spec
-from cnnlab.training import Inference, select_device, use_threads
+from cnnlab.plotting import comparison as figures
 
 log = logging.getLogger("cnnlab")
-
-
-def _load_arrays(npz_path: Path | str) -> dict[str, np.ndarray]:
-    with np.load(npz_path, allow_pickle=False) as arrays:
-        return {key: arrays[key] for key in arrays.files}
-
-
-def _read_json(path: Path | str) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
-
-
-def _read_csv(path: Path | str) -> list[dict[str, str]]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
-def derive_dataset(*, name: str, npz_path: Path | str, record_path: Path | str, seed: int,
-                   out_npz: Path | str, out_record: Path | str) -> dict[str, Any]:
-    """Write the derived dataset ``name`` (``<base>_permuted`` or ``<base>_subset_<fraction>``)."""
-    _, derivation, fraction = datamod.split_dataset_name(name)
-    arrays, record = _load_arrays(npz_path), _read_json(record_path)
-    if derivation == "permuted":
-        arrays, record = compare.permuted_dataset(arrays, record, seed)
-    elif derivation == "subset" and fraction is not None and 0 < fraction <= 1:
-        arrays, record = compare.subset_dataset(arrays, record, fraction, seed)
-    else:
-        raise ValueError(f"{name!r} names no derived dataset (expected <base>_permuted or "
-                         f"<base>_subset_<fraction in (0, 1]>)")
-    record["dataset"] = name
-    datamod.save_prepared(arrays, record, Path(out_npz), Path(out_record))
-    log.info("wrote %s: %s, %d training images", name, record["derived"], record["train_size"])
-    return record
 
 
 COST_COLUMNS = ["arch", "convolutional", "test_accuracy", "parameters", "mult_adds", "epochs",
@@ -62,16 +28,16 @@ def compare_cost(*, dataset: str, archs: Sequence[str], metrics: Sequence[str],
     """Accuracy against parameters, mult-adds and time per epoch, from the runs' own records."""
     records = {}
     for arch, m, t, p in zip(archs, metrics, train, params, strict=True):
-        train_record = _read_json(t)
+        train_record = read_json(t)
         records[arch] = {
-            "metrics": _read_json(m), "train": train_record,
-            "mult_adds": sum(int(row["mult_adds"]) for row in _read_csv(p)),
+            "metrics": read_json(m), "train": train_record,
+            "mult_adds": sum(int(row["mult_adds"]) for row in read_csv(p)),
             "convolutional": model_spec(arch).is_convolutional,
             "images_per_second": train_record["images_per_second"],
         }
     rows = compare.cost_rows(records)
-    write_csv(rows, csv_path, COST_COLUMNS)
-    plotting.plot_cost(rows, f"{dataset}: test accuracy against cost, one point per model", png_path)
+    write_csv(csv_path, rows, COST_COLUMNS)
+    figures.plot_cost(rows, f"{dataset}: test accuracy against cost, one point per model", png_path)
     return rows
 
 
@@ -88,9 +54,9 @@ def compare_dense_equivalent(*, dataset: str, archs: Sequence[str], csv_path: Pa
         if model_spec(arch).is_convolutional:
             rows += compare.dense_equivalent_rows(arch, create_model(arch), model_spec(arch).input_shape)
     thought = compare.thought_experiment_rows()
-    write_csv(rows, csv_path, DENSE_COLUMNS)
-    write_csv(thought, thought_csv, ["layer", "params"])
-    plotting.plot_dense_equivalent(
+    write_csv(csv_path, rows, DENSE_COLUMNS)
+    write_csv(thought_csv, thought, ["layer", "params"])
+    figures.plot_dense_equivalent(
         rows, thought, f"{dataset}: what weight sharing saves (parameters of a dense layer "
         f"with the same input and output shape)", png_path)
     return rows
@@ -103,16 +69,16 @@ def compare_translation(*, dataset: str, archs: Sequence[str], models: Sequence[
                         png_path: Path | str) -> list[dict[str, Any]]:
     """Accuracy of each trained model on the test set shifted by 0..max_shift pixels."""
     use_threads(threads)
-    data = datamod.load_prepared(npz_path, record_path)
+    data = datasets.load_prepared(npz_path, record_path)
     device = select_device()
     loaded = {arch: load_trained_model(arch, path, len(data.classes), device)
               for arch, path in zip(archs, models, strict=True)}
-    inference = {arch: Inference.of_run(json.loads(Path(path).read_text())["settings"], device)
+    inference = {arch: Inference.of_run(read_json(path)["settings"], device)
                  for arch, path in zip(archs, train_records, strict=True)}
     rows = compare.translation_rows(loaded, data.test.images, data.test.labels, data.mean,
                                     data.std, max_shift, device, batch_size, inference)
-    write_csv(rows, csv_path, ["arch", "direction", "shift", "accuracy"])
-    plotting.plot_translation(rows, f"{dataset}: accuracy on shifted test images (no retraining)",
+    write_csv(csv_path, rows, ["arch", "direction", "shift", "accuracy"])
+    figures.plot_translation(rows, f"{dataset}: accuracy on shifted test images (no retraining)",
                               png_path)
     return rows
 
@@ -121,15 +87,15 @@ def compare_permutation(*, dataset: str, archs: Sequence[str], original: Sequenc
                         permuted: Sequence[str], permuted_record: Path | str,
                         csv_path: Path | str, png_path: Path | str) -> list[dict[str, Any]]:
     """Test accuracy of each model trained and tested on original and on permuted pixels."""
-    seed = _read_json(permuted_record)["derived"]["seed"]
+    seed = read_json(permuted_record)["derived"]["seed"]
     rows = []
     for arch, a, b in zip(archs, original, permuted, strict=True):
-        acc_a, acc_b = _read_json(a)["test_accuracy"], _read_json(b)["test_accuracy"]
+        acc_a, acc_b = read_json(a)["test_accuracy"], read_json(b)["test_accuracy"]
         rows.append({"arch": arch, "convolutional": model_spec(arch).is_convolutional,
                      "accuracy_original": acc_a, "accuracy_permuted": acc_b,
                      "change": acc_b - acc_a, "permutation_seed": seed})
-    write_csv(rows, csv_path, list(rows[0]))
-    plotting.plot_permutation(rows, f"{dataset}: one fixed pixel permutation (seed {seed}) for "
+    write_csv(csv_path, rows, list(rows[0]))
+    figures.plot_permutation(rows, f"{dataset}: one fixed pixel permutation (seed {seed}) for "
                               f"train and test", png_path)
     return rows
 
@@ -140,12 +106,12 @@ def compare_data_efficiency(*, dataset: str, runs: Sequence[tuple[str, float, st
     train record) for each run."""
     rows = []
     for arch, fraction, metrics_path, train_path in runs:
-        train = _read_json(train_path)
+        train = read_json(train_path)
         rows.append({"arch": arch, "fraction": fraction, "train_size": train["train_size"],
                      "epochs": train["epochs"],
-                     "test_accuracy": _read_json(metrics_path)["test_accuracy"]})
-    write_csv(rows, csv_path, ["arch", "fraction", "train_size", "epochs", "test_accuracy"])
-    plotting.plot_data_efficiency(rows, f"{dataset}: accuracy against training-set size "
+                     "test_accuracy": read_json(metrics_path)["test_accuracy"]})
+    write_csv(csv_path, rows, ["arch", "fraction", "train_size", "epochs", "test_accuracy"])
+    figures.plot_data_efficiency(rows, f"{dataset}: accuracy against training-set size "
                                   f"(class-balanced, nested subsets)", png_path)
     return rows
 
@@ -153,9 +119,9 @@ def compare_data_efficiency(*, dataset: str, runs: Sequence[tuple[str, float, st
 def compare_training_dynamics(*, dataset: str, archs: Sequence[str], histories: Sequence[str],
                               csv_path: Path | str, png_path: Path | str) -> list[dict[str, Any]]:
     """All models' per-epoch curves in one table and one figure."""
-    curves = {arch: _read_csv(path) for arch, path in zip(archs, histories, strict=True)}
+    curves = {arch: read_csv(path) for arch, path in zip(archs, histories, strict=True)}
     rows = [{"arch": arch, **row} for arch, history in curves.items() for row in history]
-    write_csv(rows, csv_path, ["arch", *curves[archs[0]][0].keys()])
-    plotting.plot_training_dynamics(curves, f"{dataset}: training curves of the compared models",
+    write_csv(csv_path, rows, ["arch", *curves[archs[0]][0].keys()])
+    figures.plot_training_dynamics(curves, f"{dataset}: training curves of the compared models",
                                     png_path)
     return rows

@@ -1,37 +1,30 @@
-"""The inspect-the-network steps as plain functions of paths and values (the adapters call these)."""
+"""Steps of workflow/rules/inspect.smk: filters, feature maps, sparsity, receptive fields and
+the layer table of one model."""
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from cnnlab import activations, filters, params, plotting
-from cnnlab import data as datamod
-from cnnlab import receptive_field as rfmod
-from cnnlab.evaluation import load_trained_model
+from cnnlab import datasets
+from cnnlab.analysis import activations, filters, layers
+from cnnlab.analysis import receptive_field as rfmod
+from cnnlab.artifacts import FEATURE_MAPS
+from cnnlab.device import seed_everything, select_device, to_device, use_threads
+from cnnlab.inference import load_trained_model
+from cnnlab.io import read_json, write_csv, write_json
 from cnnlab.models import create_model, model_spec
-from cnnlab.training import seed_everything, select_device, to_device, use_threads
+from cnnlab.plotting import inspection as figures
 
 log = logging.getLogger("cnnlab")
 
 
-def write_csv(rows: Sequence[dict[str, Any]], path: Path | str, columns: Sequence[str]) -> None:
-    """Write ``rows`` with a header of ``columns`` (a header alone when there are no rows)."""
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: row[c] for c in columns})
-
-
 def _num_classes(record_path: Path | str) -> int:
-    return len(json.loads(Path(record_path).read_text())["classes"])
+    return len(read_json(record_path)["classes"])
 
 
 def extract_filters(*, dataset: str, arch: str, seed: int, model_path: Path | str,
@@ -49,7 +42,7 @@ def extract_filters(*, dataset: str, arch: str, seed: int, model_path: Path | st
     _, conv_init = filters.first_conv(initial)
     shape = "x".join(map(str, conv.weight.shape[1:]))
     for signed, path in ((False, filters_path), (True, signed_path)):
-        plotting.plot_kernels(
+        figures.plot_kernels(
             filters.kernel_grid(conv.weight, signed=signed),
             f"{arch} on {dataset}: the {conv.out_channels} first-layer kernels ({name}, {shape}), "
             + ("signed: red positive, blue negative" if signed else "each scaled to [0, 1]"),
@@ -58,25 +51,25 @@ def extract_filters(*, dataset: str, arch: str, seed: int, model_path: Path | st
     rows_trained = filters.similarity_table(conv.weight, "trained")
     rows_init = filters.similarity_table(conv_init.weight, "init")
     columns = list(rows_trained[0])
-    write_csv(rows_trained + rows_init, similarity_csv, columns)
+    write_csv(similarity_csv, rows_trained + rows_init, columns)
     summary = {
         "trained_mean_best": float(np.mean([r["best_similarity"] for r in rows_trained])),
         "init_mean_best": float(np.mean([r["best_similarity"] for r in rows_init])),
     }
-    plotting.plot_similarity(
+    figures.plot_similarity(
         rows_trained, rows_init,
         f"{arch}: first-layer kernels vs classic operators (mean best cosine: trained "
         f"{summary['trained_mean_best']:.2f}, initialisation {summary['init_mean_best']:.2f})",
         similarity_png,
     )
     deeper = [(n, filters.channel_norms(c)) for n, c in filters.conv_layers(trained)[1:]]
-    plotting.plot_channel_norms(deeper, f"{arch}: kernel norms of the deeper convolutions", deeper_path)
+    figures.plot_channel_norms(deeper, f"{arch}: kernel norms of the deeper convolutions", deeper_path)
     log.info("%s first layer: mean best similarity trained %.3f, init %.3f", arch,
              summary["trained_mean_best"], summary["init_mean_best"])
     return summary
 
 
-def _sample(data: datamod.PreparedData, seed: int) -> np.ndarray:
+def _sample(data: datasets.PreparedData, seed: int) -> np.ndarray:
     return activations.one_per_class(data.test.labels, len(data.classes), seed)
 
 
@@ -84,22 +77,22 @@ def extract_feature_maps(*, dataset: str, arch: str, seed: int, channels: int,
                          npz_path: Path | str, record_path: Path | str, model_path: Path | str,
                          out_dir: Path | str) -> list[dict[str, Any]]:
     """One figure per convolution / block: the maps of one seeded test image per class."""
-    data = datamod.load_prepared(npz_path, record_path)
+    data = datasets.load_prepared(npz_path, record_path)
     device = torch.device("cpu")
     model = load_trained_model(arch, model_path, len(data.classes), device)
     picks = _sample(data, seed)
-    x, _ = to_device(datamod.Split(data.test.images[picks], data.test.labels[picks]),
+    x, _ = to_device(datasets.Split(data.test.images[picks], data.test.labels[picks]),
                      data.mean, data.std, device)
-    layers = activations.feature_map_layers(model)
-    maps = activations.capture_maps(model, x, layers)
+    map_layers = activations.feature_map_layers(model)
+    maps = activations.capture_maps(model, x, map_layers)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     index = []
     labels = [data.classes[data.test.labels[i]] for i in picks]
-    for number, layer in enumerate(layers):
+    for number, layer in enumerate(map_layers):
         values = maps[layer.name]
         file_name = f"{number:02d}_{layer.name.replace('.', '_')}.png"
-        plotting.plot_feature_maps(
+        figures.plot_feature_maps(
             data.test.images[picks], values, labels,
             f"{arch}: {layer.label}, {'x'.join(map(str, values.shape[1:]))}; first "
             f"{min(channels, values.shape[1])} channels, each map on its own colour scale",
@@ -107,9 +100,8 @@ def extract_feature_maps(*, dataset: str, arch: str, seed: int, channels: int,
         )
         index.append({"file": file_name, "layer": layer.name, "label": layer.label,
                       "shape": list(values.shape[1:])})
-    (out / "index.json").write_text(json.dumps(
-        {"arch": arch, "dataset": dataset, "test_indices": picks.tolist(), "layers": index},
-        indent=2) + "\n")
+    write_json(out / FEATURE_MAPS.index,
+               {"arch": arch, "dataset": dataset, "test_indices": picks.tolist(), "layers": index})
     return index
 
 
@@ -122,13 +114,13 @@ def measure_sparsity(*, dataset: str, arch: str, threads: int, batch_size: int,
                      csv_path: Path | str, png_path: Path | str) -> list[dict[str, Any]]:
     """Share of exactly-zero ReLU outputs and dead channels over the whole test split."""
     use_threads(threads)
-    data = datamod.load_prepared(npz_path, record_path)
+    data = datasets.load_prepared(npz_path, record_path)
     device = select_device()
     model = load_trained_model(arch, model_path, len(data.classes), device)
     x, _ = to_device(data.test, data.mean, data.std, device)
     rows = activations.sparsity_table(model, x, batch_size)
-    write_csv(rows, csv_path, SPARSITY_COLUMNS)
-    plotting.plot_sparsity(rows, f"{arch} on {dataset}: ReLU sparsity over "
+    write_csv(csv_path, rows, SPARSITY_COLUMNS)
+    figures.plot_sparsity(rows, f"{arch} on {dataset}: ReLU sparsity over "
                            f"{len(x):,} test images", png_path)
     return rows
 
@@ -142,7 +134,7 @@ def receptive_fields(*, dataset: str, arch: str, seed: int, npz_path: Path | str
                      record_path: Path | str, csv_path: Path | str,
                      png_path: Path | str) -> list[dict[str, Any]]:
     """The receptive-field table (analytic and measured) and its figure over a test image."""
-    data = datamod.load_prepared(npz_path, record_path)
+    data = datasets.load_prepared(npz_path, record_path)
     spec = model_spec(arch)
     rows = rfmod.receptive_field_table(create_model(arch, num_classes=len(data.classes)),
                                        spec.input_shape)
@@ -151,11 +143,11 @@ def receptive_fields(*, dataset: str, arch: str, seed: int, npz_path: Path | str
         raise rfmod.ReceptiveFieldError(
             f"{arch}: analytic and measured receptive fields disagree at {', '.join(mismatched)}")
     dicts = rfmod.rows_as_dicts(rows)
-    write_csv(dicts, csv_path, RF_COLUMNS)
+    write_csv(csv_path, dicts, RF_COLUMNS)
     image = data.test.images[_sample(data, seed)[0]]
     boxes = [(f"{r.layer} ({r.type})", r.start + (r.output_size // 2) * r.jump, r.receptive_field)
              for r in rows]
-    plotting.plot_receptive_fields(
+    figures.plot_receptive_fields(
         image, boxes, f"{arch}: receptive field of the central unit of each layer", png_path)
     return dicts
 
@@ -169,14 +161,14 @@ def param_breakdown(*, dataset: str, arch: str, record_path: Path | str, csv_pat
     """Per-layer shapes, parameters and mult-adds, a bar chart and a shape-flow figure."""
     spec = model_spec(arch)
     model = create_model(arch, num_classes=_num_classes(record_path))
-    rows = params.rows_as_dicts(params.layer_table(model, spec.input_shape))
+    rows = layers.rows_as_dicts(layers.layer_table(model, spec.input_shape))
     total = sum(p.numel() for p in model.parameters())
     if sum(r["params"] for r in rows) != total:
         raise AssertionError(f"{arch}: per-layer parameters do not add up to {total}")
-    write_csv(rows, csv_path, PARAM_COLUMNS)
+    write_csv(csv_path, rows, PARAM_COLUMNS)
     mult_adds = sum(r["mult_adds"] for r in rows)
-    plotting.plot_parameters(rows, f"{arch}: {total:,} parameters, {mult_adds:,} mult-adds per image",
+    figures.plot_parameters(rows, f"{arch}: {total:,} parameters, {mult_adds:,} mult-adds per image",
                              png_path)
-    plotting.plot_shape_flow(params.shape_flow(model, spec.input_shape),
+    figures.plot_shape_flow(layers.shape_flow(model, spec.input_shape),
                              f"{arch}: tensor shape through the network", flow_path)
     return rows

@@ -1,8 +1,5 @@
-"""CNN vs MLP experiments: cost, dense equivalents, translation, permutation, data efficiency.
-
-Derived datasets (pixel-permuted, subsets of the training split) are written as ordinary
-prepared-dataset artifacts, so their training runs are ordinary cached jobs of the pipeline.
-"""
+"""The maths of the CNN-vs-MLP comparison: shifted test sets, dense equivalents of each
+convolution, and the cost table. (The derived datasets live in cnnlab.datasets.derived.)"""
 
 from __future__ import annotations
 
@@ -13,65 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.data import Split, balanced_subset, channel_stats
-from cnnlab.training import PLAIN_INFERENCE, Inference, predict_split
+from cnnlab.inference import PLAIN_INFERENCE, Inference, accuracy_on
 
 DIRECTIONS = {"horizontal": (1, 0), "vertical": (0, 1), "diagonal": (1, 1)}
-
-
-# ---------------------------------------------------------------------------------------------
-# Derived datasets
-
-
-def pixel_permutation(height: int, width: int, seed: int) -> np.ndarray:
-    """A seeded permutation of the ``height * width`` pixel positions."""
-    return np.random.default_rng(seed).permutation(height * width)
-
-
-def permute_pixels(images: np.ndarray, permutation: np.ndarray) -> np.ndarray:
-    """Move every pixel of (N, C, H, W) images to a new place; every channel moves alike."""
-    n, c, h, w = images.shape
-    return images.reshape(n, c, h * w)[:, :, permutation].reshape(n, c, h, w)
-
-
-def permuted_dataset(arrays: Mapping[str, np.ndarray], record: Mapping[str, Any],
-                     seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """The same dataset with one fixed pixel permutation applied to train and test images."""
-    _, _, h, w = arrays["train_images"].shape
-    permutation = pixel_permutation(h, w, seed)
-    out = dict(arrays)
-    out["train_images"] = permute_pixels(arrays["train_images"], permutation)
-    out["test_images"] = permute_pixels(arrays["test_images"], permutation)
-    out["permutation"] = permutation
-    derived = dict(record)
-    derived["derived"] = {"kind": "pixel_permutation", "from": record["dataset"], "seed": seed}
-    return out, derived
-
-
-def subset_dataset(arrays: Mapping[str, np.ndarray], record: Mapping[str, Any], fraction: float,
-                   seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """A class-balanced, seeded subset of the training split (the test split is kept whole).
-
-    Subsets drawn with the same seed are nested: a smaller fraction is part of every larger one.
-    Normalisation statistics are recomputed on the subset, the only training data the run sees.
-    """
-    labels = arrays["train_labels"]
-    num_classes = len(record["classes"])
-    size = max(num_classes, round(fraction * len(labels)))
-    keep = balanced_subset(labels, size, num_classes, seed)
-    out = dict(arrays)
-    out["train_images"] = np.ascontiguousarray(arrays["train_images"][keep])
-    out["train_labels"] = labels[keep]
-    out["subset_indices"] = keep
-    mean, std = channel_stats(out["train_images"])
-    derived = dict(record)
-    derived.update(
-        train_size=int(len(keep)),
-        train_class_counts=np.bincount(out["train_labels"], minlength=num_classes).tolist(),
-        normalization={"mean": mean, "std": std, "computed_on": "train subset"},
-        derived={"kind": "subset", "from": record["dataset"], "fraction": fraction, "seed": seed},
-    )
-    return out, derived
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,15 +31,6 @@ def shift_images(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
     dst_x = slice(max(0, dx), w - max(0, -dx))
     out[..., dst_y, dst_x] = images[..., src_y, src_x]
     return out
-
-
-def accuracy_on(model: nn.Module, images: np.ndarray, labels: np.ndarray, mean: Sequence[float],
-                std: Sequence[float], device: torch.device, batch_size: int,
-                inference: Inference = PLAIN_INFERENCE) -> float:
-    """Accuracy of ``model`` on uint8 images, run exactly as evaluation runs the test set."""
-    logits, y = predict_split(model, Split(images, labels), list(mean), list(std), device,
-                              batch_size, inference)
-    return int((logits.argmax(1) == y).sum()) / len(y)
 
 
 def translation_rows(models: Mapping[str, nn.Module], images: np.ndarray, labels: np.ndarray,
@@ -193,6 +125,3 @@ def cost_rows(records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def subset_epochs(epochs: int, fraction: float, max_epochs: int) -> int:
-    """Epochs for a training subset: as many optimiser steps as the full run, capped."""
-    return max(epochs, min(max_epochs, math.ceil(epochs / fraction)))

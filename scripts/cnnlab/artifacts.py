@@ -1,0 +1,149 @@
+"""Every artifact's file name and folder, declared once: the rules, the report and the tests
+read them here, so renaming a figure is one edit.
+
+Each stage's files are a named tuple whose fields are the rule's output names. Paths are
+relative to the working directory Snakemake runs in; ``{dataset}`` and ``{arch}`` stay
+wildcards unless a value is given.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+RESULTS = "results"
+REPORT = "report"
+# Folders of results/ that hold no step outputs (see manifest.UNRECORDED_DIRS).
+LOGS, BENCHMARKS, CHECKPOINTS, KEPT_RUNS = "logs", "benchmarks", "checkpoints", "runs"
+
+
+class DataFiles(NamedTuple):
+    """results/data/{dataset}<suffix>: a prepared (or derived) dataset."""
+
+    data: str = ".npz"
+    record: str = ".json"
+
+
+class TrainFiles(NamedTuple):
+    model: str = "model.pt"
+    history: str = "history.csv"
+    record: str = "train.json"
+
+
+class EvaluateFiles(NamedTuple):
+    metrics: str = "metrics.json"
+    confusion: str = "confusion.png"
+    misclassified: str = "misclassified.png"
+    curves: str = "curves.png"
+
+
+class ParamFiles(NamedTuple):
+    csv: str = "params.csv"
+    png: str = "params.png"
+    flow: str = "shape_flow.png"
+
+
+class FilterFiles(NamedTuple):
+    filters: str = "filters.png"
+    signed: str = "filters_signed.png"
+    similarity: str = "filter_similarity.csv"
+    similarity_plot: str = "filter_similarity.png"
+    deeper: str = "conv_kernels.png"
+
+
+class FeatureMapFiles(NamedTuple):
+    maps: str = "feature_maps"  # a folder: one figure per layer and index.json
+    index: str = "index.json"
+
+
+class TablePlot(NamedTuple):
+    csv: str
+    png: str
+
+
+class DenseEquivalentFiles(NamedTuple):
+    csv: str = "dense_equivalent.csv"
+    thought: str = "first_layer_224.csv"
+    png: str = "dense_equivalent.png"
+
+
+class ReportFiles(NamedTuple):
+    html: str = "index.html"
+    pdf: str = "report.pdf"
+    figures: str = "figures"
+
+
+DATA = DataFiles()
+TRAIN = TrainFiles()
+EVALUATE = EvaluateFiles()
+PARAMS = ParamFiles()
+FILTERS = FilterFiles()
+FEATURE_MAPS = FeatureMapFiles()
+SPARSITY = TablePlot("sparsity.csv", "sparsity.png")
+RECEPTIVE_FIELD = TablePlot("receptive_field.csv", "receptive_field.png")
+COST = TablePlot("cost.csv", "cost.png")
+DENSE_EQUIVALENT = DenseEquivalentFiles()
+TRANSLATION = TablePlot("translation.csv", "translation.png")
+PERMUTATION = TablePlot("permutation.csv", "permutation.png")
+DATA_EFFICIENCY = TablePlot("data_efficiency.csv", "data_efficiency.png")
+TRAINING_DYNAMICS = TablePlot("training_dynamics.csv", "training_dynamics.png")
+REPORT_FILES = ReportFiles()
+
+COMPARE_FILES: tuple[tuple[str, ...], ...] = (
+    COST, DENSE_EQUIVALENT, TRANSLATION, PERMUTATION, DATA_EFFICIENCY, TRAINING_DYNAMICS,
+)
+
+
+def data_file(kind: str, dataset: str = "{dataset}") -> str:
+    """results/data/{dataset}.npz (``kind`` data) or .json (``kind`` record)."""
+    return f"{RESULTS}/data/{dataset}{getattr(DATA, kind)}"
+
+
+def run_file(name: str, dataset: str = "{dataset}", arch: str = "{arch}") -> str:
+    """A file of one training run: results/{dataset}/{arch}/{name}."""
+    return f"{RESULTS}/{dataset}/{arch}/{name}"
+
+
+def compare_file(name: str, dataset: str = "{dataset}") -> str:
+    """A file of the CNN-vs-MLP comparison: results/{dataset}/compare/{name}."""
+    return f"{RESULTS}/{dataset}/compare/{name}"
+
+
+def step_log(step: str, dataset: str = "{dataset}", arch: str = "{arch}") -> str:
+    """The log of one step of one run."""
+    return f"{RESULTS}/{LOGS}/{dataset}/{arch}/{step}.log"
+
+
+def step_benchmark(step: str, dataset: str = "{dataset}", arch: str = "{arch}") -> str:
+    """Snakemake's benchmark record of one step of one run."""
+    return f"{RESULTS}/{BENCHMARKS}/{dataset}/{arch}/{step}.tsv"
+
+
+def run_outputs(*, convolutional: bool, has_relu: bool) -> list[str]:
+    """File names under results/{dataset}/{arch}/ that apply to an architecture: evaluation
+    and parameters for all, sparsity where there are ReLUs, the rest for convolutional ones."""
+    names = [*EVALUATE, PARAMS.csv, PARAMS.png, PARAMS.flow]
+    if has_relu:
+        names += [*SPARSITY]
+    if convolutional:
+        names += [*FILTERS, FEATURE_MAPS.maps, *RECEPTIVE_FIELD]
+    return names
+
+
+def compare_outputs() -> list[str]:
+    """File names under results/{dataset}/compare/."""
+    return [name for files in COMPARE_FILES for name in files]
+
+
+def report_file(name: str) -> str:
+    """A file of the rendered report: report/{name}."""
+    return f"{REPORT}/{name}"
+
+
+def checkpoint_dir(dataset: str = "{dataset}", arch: str = "{arch}") -> str:
+    """Epoch checkpoints of unfinished runs (outside Snakemake's outputs, never deleted by it)."""
+    return f"{RESULTS}/{CHECKPOINTS}/{dataset}/{arch}"
+
+
+def kept_runs_dir(dataset: str = "{dataset}", arch: str = "{arch}") -> str:
+    """Finished runs kept by run id, so a failed rerun cannot lose a good model."""
+    return f"{RESULTS}/{KEPT_RUNS}/{dataset}/{arch}"

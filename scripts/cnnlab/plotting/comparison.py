@@ -1,0 +1,168 @@
+"""Figures of the CNN-vs-MLP comparison: cost, dense equivalents, translation, permutation,
+data efficiency and training dynamics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter, MaxNLocator
+
+from cnnlab.plotting.base import (
+    arch_colours,
+    figure_builder,
+    finish_epoch_axes,
+    literal,
+    place_labels,
+    save,
+    subplots,
+)
+
+
+@figure_builder
+def plot_cost(rows: list[dict], title: str, path: Path | str) -> Figure:
+    """Test accuracy against parameters, mult-adds and seconds per epoch, one point per model."""
+    fig, axes = subplots(1, 3, figsize=(13, 4), sharey=True)
+    panels = [("parameters", "parameters (log)"), ("mult_adds", "mult-adds per image (log)"),
+              ("seconds_per_epoch", "training seconds per epoch (log)")]
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        for r in rows:
+            marker = "o" if r["convolutional"] else "s"
+            colour = "#3b6ea5" if r["convolutional"] else "#c0504d"
+            ax.scatter(max(r[key], 1e-9), 100 * r["test_accuracy"], marker=marker, color=colour, s=40)
+        ax.set_xscale("log")
+        if key == "seconds_per_epoch":  # spans about one decade: plain numbers, minor ticks too
+            for set_formatter in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
+                set_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3, which="both")
+        ax.margins(x=0.15, y=0.12)  # room for the labels of the outermost points
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].scatter([], [], marker="o", color="#3b6ea5", label="convolutional")
+    axes[0].scatter([], [], marker="s", color="#c0504d", label="fully connected")
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(literal(title), fontsize=10)
+    fig.tight_layout()
+    for ax, (key, _) in zip(axes, panels, strict=True):
+        place_labels(ax, [(max(r[key], 1e-9), 100 * r["test_accuracy"]) for r in rows],
+                     [r["arch"] for r in rows])
+    return save(fig, path)
+
+
+@figure_builder
+def plot_dense_equivalent(rows: list[dict], thought: list[dict], title: str,
+                          path: Path | str) -> Figure:
+    """Parameters of each convolution vs a dense layer with the same shapes (log scale)."""
+    fig, (left, right) = subplots(1, 2, figsize=(12, 0.32 * len(rows) + 2.2),
+                                      width_ratios=[1.4, 1])
+    labels = [f"{r['arch']} {r['layer']}\n{r['input_shape']} -> {r['output_shape']}" for r in rows]
+    y = np.arange(len(rows))[::-1]
+    left.barh(y + 0.2, [r["dense_params"] for r in rows], 0.4, color="#c0504d", label="dense layer")
+    left.barh(y - 0.2, [r["conv_params"] for r in rows], 0.4, color="#3b6ea5", label="convolution")
+    for yy, r in zip(y, rows, strict=True):
+        left.text(r["dense_params"] * 1.3, yy + 0.2, f"x{r['saving_factor']:,.0f}", va="center",
+                  fontsize=6.5)
+    left.set_xscale("log")
+    left.set_xlim(right=max(r["dense_params"] for r in rows) * 200)  # room for the labels
+    left.set_yticks(y, labels, fontsize=6.5)
+    left.set_xlabel("parameters (log)")
+    left.set_title("each convolution of the compared CNNs", fontsize=9)
+    ty = np.arange(len(thought))[::-1]
+    right.barh(ty, [t["params"] for t in thought], color=["#c0504d", "#3b6ea5", "#c0504d"])
+    for yy, t in zip(ty, thought, strict=True):
+        right.text(t["params"] * 1.3, yy, f"{t['params']:,}", va="center", fontsize=7)
+    right.set_xscale("log")
+    right.set_yticks(ty, [t["layer"] for t in thought], fontsize=7)
+    right.set_xlim(right.get_xlim()[0], max(t["params"] for t in thought) * 1e3)
+    right.set_xlabel("parameters (log)")
+    right.set_title("first layer on a 224x224 RGB image", fontsize=9)
+    fig.suptitle(literal(title), fontsize=10)
+    # Below both panels, in a strip of fixed height: an axes-relative offset ran into the
+    # x-axis label when there were few rows.
+    fig.legend(*left.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=8)
+    fig.tight_layout(rect=(0, 0.4 / fig.get_figheight(), 1, 1))
+    return save(fig, path)
+
+
+@figure_builder
+def plot_translation(rows: list[dict], title: str, path: Path | str) -> Figure:
+    """Accuracy against shift, one panel per direction, one line per model."""
+    directions = list(dict.fromkeys(r["direction"] for r in rows))
+    archs = list(dict.fromkeys(r["arch"] for r in rows))
+    colours = arch_colours(archs)
+    fig, axes = subplots(1, len(directions), figsize=(4.3 * len(directions), 3.8), sharey=True)
+    for ax, direction in zip(np.atleast_1d(axes), directions, strict=True):
+        for arch in archs:
+            points = [(r["shift"], 100 * r["accuracy"]) for r in rows
+                      if r["arch"] == arch and r["direction"] == direction]
+            ax.plot(*zip(*points, strict=True), "-o", markersize=3, color=colours[arch], label=arch)
+        ax.set_title(f"{direction} shift", fontsize=9)
+        ax.set_xlabel("pixels shifted (zero fill)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("test accuracy (%)")
+    np.atleast_1d(axes)[-1].legend(fontsize=7)
+    fig.suptitle(literal(title), fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+@figure_builder
+def plot_permutation(rows: list[dict], title: str, path: Path | str) -> Figure:
+    """Accuracy of each model on original and pixel-permuted images."""
+    archs = [r["arch"] for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = subplots(figsize=(1.6 * len(rows) + 3, 3.8))
+    original = [100 * r["accuracy_original"] for r in rows]
+    permuted = [100 * r["accuracy_permuted"] for r in rows]
+    ax.bar(x - 0.2, original, 0.4, label="original pixels", color="#3b6ea5")
+    ax.bar(x + 0.2, permuted, 0.4, label="pixels permuted (one fixed permutation)", color="#e0a040")
+    for xx, a, b in zip(x, original, permuted, strict=True):
+        ax.text(xx - 0.2, a + 0.3, f"{a:.2f}", ha="center", fontsize=7)
+        ax.text(xx + 0.2, b + 0.3, f"{b:.2f}", ha="center", fontsize=7)
+    low = min(original + permuted)
+    ax.set_ylim(max(0, low - 5), 100.5)
+    ax.set_xticks(x, archs)
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(literal(title), fontsize=10)
+    return save(fig, path)
+
+
+@figure_builder
+def plot_data_efficiency(rows: list[dict], title: str, path: Path | str) -> Figure:
+    """Test accuracy against training-set size (log axis), one line per model."""
+    archs = list(dict.fromkeys(r["arch"] for r in rows))
+    colours = arch_colours(archs)
+    fig, ax = subplots(figsize=(6.5, 4))
+    for arch in archs:
+        points = sorted((r["train_size"], 100 * r["test_accuracy"]) for r in rows if r["arch"] == arch)
+        ax.plot(*zip(*points, strict=True), "-o", color=colours[arch], label=arch, markersize=4)
+    ax.set_xscale("log")
+    ax.set_xlabel("training images (log)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    ax.set_title(literal(title), fontsize=10)
+    return save(fig, path)
+
+
+@figure_builder
+def plot_training_dynamics(histories: dict[str, list[dict]], title: str, path: Path | str) -> Figure:
+    """Training loss and test accuracy per epoch, overlaid for all models."""
+    colours = arch_colours(list(histories))
+    fig, (left, right) = subplots(1, 2, figsize=(11, 3.8))
+    for arch, rows in histories.items():
+        epochs = [int(r["epoch"]) for r in rows]
+        left.plot(epochs, [float(r["train_loss"]) for r in rows], "-o", markersize=3,
+                  color=colours[arch], label=arch)
+        right.plot(epochs, [100 * float(r["test_acc"]) for r in rows], "-o", markersize=3,
+                   color=colours[arch], label=arch)
+    left.set_yscale("log")
+    left.set_ylabel("training loss (log)")
+    right.set_ylabel("test accuracy (%)")
+    finish_epoch_axes((left, right), 7)
+    fig.suptitle(literal(title), fontsize=10)
+    fig.tight_layout()
+    return save(fig, path)

@@ -1,0 +1,221 @@
+"""The report's context: every number and figure it shows, read from the artifacts of a run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import yaml
+
+from cnnlab import artifacts as names
+from cnnlab.io import read_csv, read_json, typed_rows
+from cnnlab.models import model_spec
+
+# What the templates call each figure and table, and the artifact it is read from.
+RUN_FIGURES = {"confusion": names.EVALUATE.confusion, "curves": names.EVALUATE.curves,
+               "misclassified": names.EVALUATE.misclassified, "params": names.PARAMS.png,
+               "shape_flow": names.PARAMS.flow}
+CONV_FIGURES = {"filters": names.FILTERS.filters, "filters_signed": names.FILTERS.signed,
+                "filter_similarity": names.FILTERS.similarity_plot,
+                "conv_kernels": names.FILTERS.deeper, "receptive_field": names.RECEPTIVE_FIELD.png}
+COMPARE_TABLES = {"cost": names.COST.csv, "dense_equivalent": names.DENSE_EQUIVALENT.csv,
+                  "first_layer_224": names.DENSE_EQUIVALENT.thought,
+                  "translation": names.TRANSLATION.csv, "permutation": names.PERMUTATION.csv,
+                  "data_efficiency": names.DATA_EFFICIENCY.csv}
+COMPARE_FIGURES = {"cost": names.COST.png, "dense_equivalent": names.DENSE_EQUIVALENT.png,
+                   "translation": names.TRANSLATION.png, "permutation": names.PERMUTATION.png,
+                   "data_efficiency": names.DATA_EFFICIENCY.png,
+                   "training_dynamics": names.TRAINING_DYNAMICS.png}
+
+
+class ReportError(RuntimeError):
+    """An input of the report is missing or unreadable; the message names it."""
+
+
+class Figures:
+    """Copies figures into the report folder and hands out their relative links."""
+
+    def __init__(self, results: Path, report_dir: Path) -> None:
+        self.results = results
+        self.report_dir = report_dir
+        self.copied: list[Path] = []
+
+    def __call__(self, relative: str) -> str:
+        source = self.results / relative
+        if not source.is_file():
+            raise ReportError(f"missing figure {source}: rerun the rule that draws it")
+        target = self.report_dir / names.REPORT_FILES.figures / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        self.copied.append(target)
+        return f"{names.REPORT_FILES.figures}/{relative}"
+
+
+def _benchmarks(results: Path) -> list[dict[str, Any]]:
+    rows = []
+    folder = results / names.BENCHMARKS
+    for path in sorted(folder.rglob("*.tsv")):
+        table = typed_rows(read_csv(path, delimiter="\t"))
+        if table:
+            parts = path.relative_to(folder).with_suffix("").parts
+            rows.append({"job": " / ".join(parts), "seconds": float(table[0]["s"]),
+                         "max_rss_mb": table[0].get("max_rss", 0)})
+    return rows
+
+
+def git_commit(project: Path) -> str:
+    """The project's commit (with '+changes' when the tree differs), or 'not a git checkout'."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True,
+                                text=True, check=True, timeout=20).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=project, capture_output=True, text=True, timeout=20).stdout
+        return commit + (" +changes" if dirty.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def findings(summary: Sequence[Mapping[str, Any]], compare: Mapping[str, Any] | None) -> list[str]:
+    """Key findings as sentences built from the numbers of this run."""
+    if not summary:
+        return []
+    sentences = []
+    best = max(summary, key=lambda r: r["test_accuracy"])
+    sentences.append(
+        f"The most accurate model is {best['arch']}: {percent(best['test_accuracy'])} test accuracy "
+        f"with {best['parameters']:,} parameters after {best['epochs']} epochs.")
+    cnns = [r for r in summary if r["convolutional"]]
+    dense = [r for r in summary if not r["convolutional"]]
+    if cnns and dense:
+        best_cnn = max(cnns, key=lambda r: r["test_accuracy"])
+        best_dense = max(dense, key=lambda r: r["test_accuracy"])
+        sentences.append(
+            f"The best CNN ({best_cnn['arch']}, {best_cnn['parameters']:,} parameters) reaches "
+            f"{percent(best_cnn['test_accuracy'])}; the best fully connected model "
+            f"({best_dense['arch']}, {best_dense['parameters']:,} parameters) "
+            f"{percent(best_dense['test_accuracy'])}.")
+        smallest = min(cnns, key=lambda r: r["parameters"])
+        sentences.append(
+            f"The smallest CNN, {smallest['arch']}, has {smallest['parameters']:,} parameters and "
+            f"reaches {percent(smallest['test_accuracy'])}.")
+    if compare:
+        perm = compare.get("permutation") or []
+        for row in perm:
+            kind = "CNN" if row["convolutional"] == "True" or row["convolutional"] is True else "MLP"
+            sentences.append(
+                f"On pixel-permuted images the {kind} {row['arch']} goes from "
+                f"{percent(row['accuracy_original'])} to {percent(row['accuracy_permuted'])} "
+                f"({100 * row['change']:+.2f} points).")
+        efficiency = compare.get("data_efficiency") or []
+        if efficiency:
+            smallest_fraction = min(r["fraction"] for r in efficiency)
+            at_small = [r for r in efficiency if r["fraction"] == smallest_fraction]
+            parts = ", ".join(f"{r['arch']} {percent(r['test_accuracy'])}" for r in at_small)
+            sentences.append(
+                f"With {at_small[0]['train_size']:,} training images "
+                f"({100 * smallest_fraction:g}% of the set): {parts}.")
+    return sentences
+
+
+def collect_context(
+    *,
+    results: Path,
+    report_dir: Path,
+    project: Path,
+    config: Mapping[str, Any],
+    runs: Sequence[tuple[str, str]],
+    compare_datasets: Iterable[str],
+) -> tuple[dict[str, Any], Figures]:
+    """Everything the templates show, read from the artifacts under ``results``."""
+    figures = Figures(results, report_dir)
+    datasets: dict[str, Any] = {}
+    for dataset in dict.fromkeys(d for d, _ in runs):
+        record = read_json(results / "data" / f"{dataset}{names.DATA.record}")
+        datasets[dataset] = {"name": dataset, "record": record, "models": []}
+    summary = []
+    latest = 0.0
+    runtime: dict[str, Any] = {}
+    for dataset, arch in runs:
+        base = results / dataset / arch
+        spec = model_spec(arch)
+        metrics = read_json(base / names.EVALUATE.metrics)
+        train = read_json(base / names.TRAIN.record)
+        runtime = runtime or train["runtime"]
+        latest = max(latest, (base / names.EVALUATE.metrics).stat().st_mtime)
+        params = typed_rows(read_csv(base / names.PARAMS.csv))
+        model = {
+            "arch": arch, "dataset": dataset, "description": spec.description,
+            "convolutional": spec.is_convolutional, "metrics": metrics, "train": train,
+            "params": params, "mult_adds": sum(r["mult_adds"] for r in params),
+            "history": typed_rows(read_csv(base / names.TRAIN.history)),
+            "fig": {key: figures(f"{dataset}/{arch}/{name}") for key, name in RUN_FIGURES.items()},
+            "sparsity": None, "receptive_field": None, "similarity": None, "feature_maps": [],
+        }
+        if (base / names.SPARSITY.csv).is_file():
+            model["sparsity"] = typed_rows(read_csv(base / names.SPARSITY.csv))
+            model["fig"]["sparsity"] = figures(f"{dataset}/{arch}/{names.SPARSITY.png}")
+        if spec.is_convolutional:
+            model["receptive_field"] = typed_rows(read_csv(base / names.RECEPTIVE_FIELD.csv))
+            similarity = typed_rows(read_csv(base / names.FILTERS.similarity))
+            model["similarity"] = {
+                state: {
+                    "mean_best": sum(r["best_similarity"] for r in rows) / len(rows),
+                    "top": sorted(rows, key=lambda r: -r["best_similarity"])[:5],
+                    "count": len(rows),
+                }
+                for state in ("trained", "init")
+                for rows in [[r for r in similarity if r["state"] == state]]
+            }
+            model["fig"].update(
+                {key: figures(f"{dataset}/{arch}/{name}") for key, name in CONV_FIGURES.items()})
+            index = read_json(base / names.FEATURE_MAPS.maps / names.FEATURE_MAPS.index)
+            model["feature_maps"] = [
+                {**layer, "src": figures(f"{dataset}/{arch}/{names.FEATURE_MAPS.maps}/{layer['file']}")}
+                for layer in index["layers"]
+            ]
+        datasets[dataset]["models"].append(model)
+        summary.append({
+            "dataset": dataset, "arch": arch, "convolutional": spec.is_convolutional,
+            "parameters": train["parameters"], "mult_adds": model["mult_adds"],
+            "test_accuracy": metrics["test_accuracy"], "epochs": train["epochs"],
+            "seconds_per_epoch": train["seconds_per_epoch"],
+        })
+    for dataset, entry in datasets.items():
+        rows = [r for r in summary if r["dataset"] == dataset]
+        entry["best"] = max(rows, key=lambda r: r["test_accuracy"])["arch"] if rows else None
+    compare = {}
+    for dataset in compare_datasets:
+        folder = results / dataset / "compare"
+        compare[dataset] = {key: typed_rows(read_csv(folder / name))
+                            for key, name in COMPARE_TABLES.items()}
+        compare[dataset]["fig"] = {key: figures(f"{dataset}/compare/{name}")
+                                   for key, name in COMPARE_FIGURES.items()}
+    for dataset, entry in datasets.items():
+        entry["findings"] = findings([r for r in summary if r["dataset"] == dataset],
+                                     compare.get(dataset))
+    benchmarks = _benchmarks(results)
+    run_date = dt.datetime.fromtimestamp(latest, tz=dt.timezone.utc) if latest else None
+    context = {
+        "title": config["title"],
+        "run_date": run_date.strftime("%Y-%m-%d %H:%M UTC") if run_date else "unknown",
+        "run_epoch": int(latest),
+        "datasets": datasets,
+        "summary": summary,
+        "compare": compare,
+        "sample_notices": [d["record"]["source"].get("notice") for d in datasets.values()
+                           if d["record"].get("is_sample")],
+        "runtime": runtime,
+        "seed": config["seed"],
+        "config_yaml": yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None),
+        "git_commit": git_commit(project),
+        "benchmarks": benchmarks,
+        "total_seconds": sum(b["seconds"] for b in benchmarks),
+    }
+    return context, figures

@@ -1,0 +1,70 @@
+"""Step of workflow/rules/evaluate.smk: test-set metrics, confusion matrix, misclassified
+examples and training curves of one trained model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnlab import datasets, device, inference
+from cnnlab.io import read_csv, read_json, write_json
+from cnnlab.models import count_parameters
+from cnnlab.plotting import evaluation as figures
+
+log = logging.getLogger("cnnlab")
+
+
+def evaluate_model(
+    *,
+    dataset: str,
+    arch: str,
+    threads: int,
+    npz_path: Path | str,
+    record_path: Path | str,
+    model_path: Path | str,
+    train_record_path: Path | str,
+    metrics_path: Path | str,
+    confusion_path: Path | str,
+    misclassified_path: Path | str,
+    history_path: Path | str,
+    curves_path: Path | str,
+    batch_size: int,
+    misclassified: int,
+    device_preference: str = "auto",
+) -> dict[str, Any]:
+    """Evaluate trained ``arch`` on the test split; write metrics and the figures (confusion
+    matrix, misclassified examples, training curves)."""
+    device.use_threads(threads)
+    data = datasets.load_prepared(npz_path, record_path)
+    target = device.select_device(device_preference)
+    model = inference.load_trained_model(arch, model_path, len(data.classes), target)
+    path = inference.Inference.of_run(read_json(train_record_path)["settings"], target)
+    predictions = inference.predict_test_set(model, data, target, batch_size, path)
+    metrics = inference.classification_metrics(predictions, data.classes)
+    metrics.update(dataset=dataset, arch=arch, parameters=count_parameters(model),
+                   data_is_sample=bool(data.record.get("is_sample")),
+                   inference={"channels_last": path.channels_last, "bf16": path.bf16})
+    write_json(metrics_path, metrics)
+    log.info("%s on %s: test accuracy %.4f, loss %.4f, %d errors of %d", arch, dataset,
+             metrics["test_accuracy"], metrics["test_loss"], metrics["errors"], metrics["test_size"])
+    figures.plot_confusion(
+        np.asarray(metrics["confusion_matrix"]), data.classes,
+        f"{arch} on {dataset}: test accuracy {100 * metrics['test_accuracy']:.2f}%",
+        confusion_path,
+    )
+    figures.plot_curves(read_csv(history_path), f"{arch} on {dataset}: training curves", curves_path)
+    worst = inference.most_confident_errors(predictions, misclassified)
+    captions = [
+        f"true {data.classes[predictions.labels[i]]}\npred {data.classes[predictions.predicted[i]]}"
+        f" ({100 * predictions.confidence[i]:.0f}%)"
+        for i in worst
+    ]
+    figures.plot_image_grid(
+        data.test.images[worst], captions,
+        f"{arch} on {dataset}: the {len(worst)} most confident of "
+        f"{metrics['errors']} misclassified test images", misclassified_path,
+    )
+    return metrics

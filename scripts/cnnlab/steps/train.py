@@ -1,0 +1,102 @@
+"""Step of workflow/rules/train.smk: train one architecture on one prepared dataset, or
+restore the identical finished run kept from before."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from cnnlab import datasets, device, kept_runs, training
+from cnnlab.artifacts import TRAIN
+from cnnlab.io import read_json, write_json
+from cnnlab.models import count_parameters, create_model, model_spec
+
+log = logging.getLogger("cnnlab")
+
+
+def resolve_augment(setting: str, dataset: str) -> bool:
+    """``auto`` augments CIFAR-10 and its subsets (as the article does) and nothing else.
+
+    Pixel-permuted images have no spatial neighbourhoods for a crop or flip to respect, so
+    ``auto`` leaves them alone.
+    """
+    if setting == "auto":
+        base, derivation, _ = datasets.split_dataset_name(dataset)
+        return base == "cifar10" and derivation != "permuted"
+    return setting == "crop_flip"
+
+
+def train_model(
+    *,
+    dataset: str,
+    arch: str,
+    settings: Mapping[str, Any],
+    seed: int,
+    threads: int,
+    npz_path: Path | str,
+    record_path: Path | str,
+    checkpoint_dir: Path | str,
+    kept_runs_dir: Path | str,
+    model_path: Path | str,
+    history_path: Path | str,
+    train_record_path: Path | str,
+    eval_batch_size: int = 1000,
+    device_preference: str = "auto",
+) -> dict[str, Any]:
+    """Train ``arch`` on the prepared ``dataset`` and write weights, history and run record."""
+    device.use_threads(threads)
+    recipe = training.TrainSettings.from_mapping(settings)
+    run_id = kept_runs.run_identity(arch=arch, dataset=dataset, seed=seed,
+                                    settings=training.settings_dict(recipe),
+                                    data_record=read_json(record_path))
+    checkpoint = Path(checkpoint_dir) / f"{run_id[:16]}.pt"
+    kept = Path(kept_runs_dir) / run_id[:16]
+    outputs = {TRAIN.model: Path(model_path), TRAIN.history: Path(history_path),
+               TRAIN.record: Path(train_record_path)}
+    restored = kept_runs.restore_kept_run(kept, outputs)
+    if restored is not None:
+        return restored  # before the images are loaded: restoring costs only the copies
+    data = datasets.load_prepared(npz_path, record_path)
+    target = device.select_device(device_preference)
+    device.seed_everything(seed)
+    model = create_model(arch, num_classes=len(data.classes))
+    augment = resolve_augment(recipe.augment, dataset)
+    log.info("training %s on %s (%d images) on %s with %d threads: %s, augment=%s", arch,
+             dataset, len(data.train.labels), target, torch.get_num_threads(), recipe, augment)
+    result = training.fit(
+        model, data, recipe, seed=seed, device=target, augment=augment,
+        checkpoint_path=checkpoint, run_fingerprint=run_id,
+        eval_batch_size=eval_batch_size, progress=sys.stderr,
+    )
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    training.atomic_torch_save(state, Path(model_path))
+    training.save_history(result.history, Path(history_path))
+    record = {
+        "dataset": dataset,
+        "arch": arch,
+        "seed": seed,
+        "settings": training.settings_dict(recipe),
+        "augment": augment,
+        "bf16_active": result.bf16,
+        "parameters": count_parameters(model),
+        "declared_parameters": model_spec(arch).num_params,
+        "epochs": recipe.epochs,
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "final_test_accuracy": result.history[-1]["test_acc"],
+        "train_size": int(len(data.train.labels)),
+        "seconds_per_epoch": float(np.median([row["seconds"] for row in result.history])),
+        "images_per_second": float(np.median([row["images_per_second"] for row in result.history])),
+        "wall_seconds": result.wall_seconds,
+        "run_id": run_id,
+        "data_is_sample": bool(data.record.get("is_sample")),
+        "runtime": device.runtime_info(target),
+    }
+    write_json(train_record_path, record)
+    kept_runs.keep_run(kept, outputs)
+    checkpoint.unlink(missing_ok=True)
+    return record

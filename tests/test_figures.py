@@ -1,0 +1,138 @@
+"""Every figure builder, drawn with data that tempts mathtext: tick labels read as numbers,
+data labels as written, and the cost scatter's labels never overlap."""
+
+from __future__ import annotations
+
+import inspect
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from cnnlab.plotting import comparison, evaluation, inspection
+from matplotlib import cbook
+from matplotlib.text import Text
+
+DOLLARS = "a$x$"  # a class name with a dollar pair, as a CIFAR-style batches.meta may hold
+TITLE = f"run on {DOLLARS}"
+RNG = np.random.default_rng(0)
+ARCHS = ["logreg", "mlp", "digitcnn", "digitcnn_gap", "simplecnn_bn", "lenet5"]
+# Parameters, mult-adds, seconds and accuracy as a default run gives them: lenet5's and mlp's
+# mult-adds are close, which once put one label over the other.
+COST_ROWS = [
+    {"arch": a, "convolutional": c, "parameters": p, "mult_adds": m, "seconds_per_epoch": s,
+     "test_accuracy": acc}
+    for a, c, p, m, s, acc in [
+        ("logreg", False, 7_850, 7_840, 3.1, 0.925), ("mlp", False, 535_818, 535_040, 6.0, 0.978),
+        ("digitcnn", True, 206_922, 1_030_144, 14.2, 0.989),
+        ("digitcnn_gap", True, 5_130, 826_048, 11.9, 0.953),
+        ("simplecnn_bn", True, 421_834, 5_042_752, 41.0, 0.991),
+        ("lenet5", True, 61_706, 416_520, 7.7, 0.986),
+    ]
+]
+
+
+def history(epochs: int = 3) -> list[dict[str, str]]:
+    return [{"epoch": str(e), "train_loss": str(1 / e), "test_loss": str(1.1 / e),
+             "train_acc": str(1 - 0.1 / e), "test_acc": str(1 - 0.12 / e)} for e in range(1, epochs + 1)]
+
+
+SAMPLES: dict[str, dict[str, Any]] = {
+    "plot_confusion": {"cm": np.eye(3, dtype=int) * 4, "classes": [DOLLARS, "b", "c"], "title": TITLE},
+    "plot_image_grid": {"images": RNG.integers(0, 255, (4, 1, 8, 8), dtype=np.uint8),
+                        "captions": [f"true {DOLLARS}"] * 4, "title": TITLE},
+    "plot_curves": {"history": history(), "title": TITLE},
+    "plot_kernels": {"kernels": RNG.random((6, 3, 3)), "title": TITLE, "signed": True},
+    "plot_similarity": {"trained": [{"best_similarity": 0.8, "best_match": "sobel_x"}] * 3,
+                        "init": [{"best_similarity": 0.3, "best_match": "blob"}] * 3, "title": TITLE},
+    "plot_channel_norms": {"layers": [("conv2", RNG.random((4, 3)))], "title": TITLE},
+    "plot_feature_maps": {"images": np.zeros((2, 1, 8, 8), np.uint8), "maps": RNG.random((2, 3, 4, 4)),
+                          "row_labels": [DOLLARS, "b"], "title": TITLE, "channels": 3},
+    "plot_sparsity": {"rows": [{"layer": "relu", "follows": "Conv2d", "zero_fraction": 0.5,
+                                "dead_fraction": 0.1}], "title": TITLE},
+    "plot_receptive_fields": {"image": np.zeros((1, 28, 28), np.uint8),
+                              "boxes": [("conv1 (Conv2d)", 13.5, 3), ("conv2 (Conv2d)", 13.5, 40)],
+                              "title": TITLE},
+    "plot_parameters": {"rows": [{"name": "fc", "type": "Linear", "params": 1_000_000, "share": 0.9},
+                                 {"name": "conv", "type": "Conv2d", "params": 160, "share": 0.1}],
+                        "title": TITLE},
+    "plot_shape_flow": {"flow": [("input", "1x28x28"), ("conv Conv2d", "16x28x28")], "title": TITLE},
+    "plot_cost": {"rows": COST_ROWS, "title": TITLE},
+    "plot_dense_equivalent": {
+        "rows": [{"arch": "digitcnn", "layer": "features.0", "input_shape": "1x28x28",
+                  "output_shape": "16x28x28", "conv_params": 160, "dense_params": 9_847_040,
+                  "saving_factor": 61_544.0}],
+        "thought": [{"layer": "dense", "params": 154_141_696}, {"layer": "conv", "params": 1_792}],
+        "title": TITLE},
+    "plot_translation": {"rows": [{"arch": a, "direction": d, "shift": s, "accuracy": 0.9 - 0.1 * s}
+                                  for a in ARCHS[:2] for d in ("horizontal", "vertical")
+                                  for s in range(3)], "title": TITLE},
+    "plot_permutation": {"rows": [{"arch": a, "accuracy_original": 0.98, "accuracy_permuted": 0.97}
+                                  for a in ARCHS[:2]], "title": TITLE},
+    "plot_data_efficiency": {"rows": [{"arch": a, "train_size": n, "test_accuracy": 0.5 + n / 1e5}
+                                      for a in ARCHS[:2] for n in (600, 3_000, 60_000)], "title": TITLE},
+    "plot_training_dynamics": {"histories": {a: history() for a in ARCHS[:2]}, "title": TITLE},
+}
+BUILDERS = {name: function for module in (evaluation, inspection, comparison)
+            for name, function in inspect.getmembers(module, inspect.isfunction)
+            if name.startswith("plot_") and function.__module__ == module.__name__}
+
+
+def test_every_builder_has_a_sample() -> None:
+    assert set(BUILDERS) == set(SAMPLES)
+
+
+def shown(text: Text) -> tuple[str, bool]:
+    """What a text element displays, and whether matplotlib draws it as TeX math."""
+    raw = text.get_text()
+    if text.get_parse_math() and cbook.is_math_text(raw):
+        return raw, True
+    return raw.replace(r"\$", "$"), False
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_ticks_are_numbers_and_data_labels_are_literal(name: str, tmp_path: Path) -> None:
+    fig = BUILDERS[name](**SAMPLES[name], path=tmp_path / f"{name}.png")
+    assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+    assert texts
+    for text in texts:
+        value, is_math = shown(text)
+        if is_math:  # only formatters' own math (log ticks), drawn as 10^5, never data
+            assert DOLLARS not in value, f"{name}: data label {value!r} drawn as math"
+        else:
+            assert "mathdefault" not in value, f"{name}: raw mathtext {value!r} printed"
+            assert "$" not in value or DOLLARS in value, f"{name}: stray '$' in {value!r}"
+    assert any(DOLLARS in shown(t)[0] for t in texts), f"{name}: the title was not drawn"
+
+
+def test_log_axes_tick_labels_render_as_powers_of_ten(tmp_path: Path) -> None:
+    fig = comparison.plot_cost(COST_ROWS, TITLE, tmp_path / "cost.png")
+    parameters, mult_adds, seconds = fig.axes
+    for ax in (parameters, mult_adds):
+        labels = [t for t in ax.get_xticklabels() if t.get_text()]
+        assert labels and all(shown(t)[1] and "10^" in t.get_text() for t in labels)
+    # Seconds span about one decade: plain numbers, minor ticks included.
+    low, high = seconds.get_xlim()
+    ticks = seconds.xaxis.get_major_ticks() + seconds.xaxis.get_minor_ticks()
+    values = [float(t.label1.get_text()) for t in ticks
+              if low <= t.get_loc() <= high and t.label1.get_text()]
+    assert 10.0 in values and len(values) >= 4
+
+
+def test_cost_labels_overlap_neither_each_other_nor_the_points(tmp_path: Path) -> None:
+    fig = comparison.plot_cost(COST_ROWS, TITLE, tmp_path / "cost.png")
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        labels = [t for t in ax.texts if t.get_text() in ARCHS]
+        assert sorted(t.get_text() for t in labels) == sorted(ARCHS)
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        for (a, box_a), (b, box_b) in combinations(zip(labels, boxes, strict=True), 2):
+            assert not box_a.overlaps(box_b), f"{a.get_text()} overlaps {b.get_text()}"
+        points = ax.transData.transform([t.xy for t in labels])
+        for box in boxes:
+            assert not any(box.contains(x, y) for x, y in points)
+        inside = ax.get_window_extent(renderer)
+        assert all(inside.x0 <= b.x0 and b.x1 <= inside.x1 and inside.y0 <= b.y0 and b.y1 <= inside.y1
+                   for b in boxes)
