@@ -41,12 +41,12 @@ def evaluate_model(
     data = datasets.load_prepared(npz_path, record_path)
     target = device.select_device(device_preference)
     model = inference.load_trained_model(arch, model_path, len(data.classes), target)
-    path = inference.Inference.of_run(read_json(train_record_path)["settings"], target)
-    predictions = inference.predict_test_set(model, data, target, batch_size, path)
+    as_trained = inference.Inference.of_run(read_json(train_record_path)["settings"], target)
+    predictions = inference.predict_test_set(model, data, target, batch_size, as_trained)
     metrics = inference.classification_metrics(predictions, data.classes)
     metrics.update(dataset=dataset, arch=arch, parameters=count_parameters(model),
                    data_is_sample=bool(data.record.get("is_sample")),
-                   inference={"channels_last": path.channels_last, "bf16": path.bf16})
+                   inference={"channels_last": as_trained.channels_last, "bf16": as_trained.bf16})
     write_json(metrics_path, metrics)
     log.info("%s on %s: test accuracy %.4f, loss %.4f, %d errors of %d", arch, dataset,
              metrics["test_accuracy"], metrics["test_loss"], metrics["errors"], metrics["test_size"])
