@@ -108,16 +108,6 @@ def compare_file(name: str, dataset: str = "{dataset}") -> str:
     return f"{RESULTS}/{dataset}/compare/{name}"
 
 
-def step_log(step: str, dataset: str = "{dataset}", arch: str = "{arch}") -> str:
-    """The log of one step of one run."""
-    return f"{RESULTS}/{LOGS}/{dataset}/{arch}/{step}.log"
-
-
-def step_benchmark(step: str, dataset: str = "{dataset}", arch: str = "{arch}") -> str:
-    """Snakemake's benchmark record of one step of one run."""
-    return f"{RESULTS}/{BENCHMARKS}/{dataset}/{arch}/{step}.tsv"
-
-
 def run_outputs(*, convolutional: bool, has_relu: bool) -> list[str]:
     """File names under results/{dataset}/{arch}/ that apply to an architecture: evaluation
     and parameters for all, sparsity where there are ReLUs, the rest for convolutional ones."""
