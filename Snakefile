@@ -1,7 +1,8 @@
 # cnnlab: trains CNNs and MLP baselines, looks inside them, reports what it finds.
 # Experiment settings: config.yaml (validated against workflow/schemas/config.schema.yaml).
 # Runtime settings: workflow/profiles/default/config.yaml.
-configfile: "config.yaml"
+include: "workflow/rules/config_files.smk"
+configfile: DEFAULT_CONFIG_FILE
 
 
 include: "workflow/rules/common.smk"

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import re
+import shutil
+import subprocess
+import unicodedata
 from pathlib import Path
 
 import pytest
-from cnnlab.config import ConfigError, load_schema, validate_config
-from cnnlab.datasets import DATASETS
+from cnnlab.config import (
+    TITLE_MARKS,
+    TITLE_SCRIPTS,
+    ConfigError,
+    load_schema,
+    validate_config,
+)
+from cnnlab.config_files import load_config_file
+from cnnlab.datasets import DATASETS, split_dataset_name, subset_dataset_name
 from cnnlab.models import list_models, model_spec
 from conftest import PROJECT
 
@@ -85,6 +97,19 @@ def test_given_datasets_replace_the_default_instead_of_adding_to_it() -> None:
     assert list(config["datasets"]) == ["fashion_mnist"]
 
 
+def test_the_comparison_defaults_to_the_configured_datasets_it_fits() -> None:
+    fashion = check({"datasets": {"fashion_mnist": {"architectures": ["mlp"]}}})
+    assert fashion["compare"]["datasets"] == ["fashion_mnist"]
+    three = {"datasets": {"cifar10": {"architectures": ["cifar_vgg"]},
+                          "mnist": {"architectures": ["mlp"]},
+                          "fashion_mnist": {"architectures": ["mlp"]}}}
+    # CIFAR-10's colour images fit none of the compared (28x28 grey) architectures.
+    assert check(three)["compare"]["datasets"] == ["mnist", "fashion_mnist"]
+    assert check({**three, "compare": {"max_shift": 3}})["compare"]["datasets"] == ["mnist", "fashion_mnist"]
+    assert check({**three, "compare": {"datasets": []}})["compare"]["datasets"] == []
+    assert check({})["compare"]["datasets"] == ["mnist"]
+
+
 def test_the_shipped_configs_are_valid() -> None:
     import yaml
 
@@ -122,10 +147,30 @@ BAD_CONFIGS = [
     ({"compare": {"datasets": ["cifar10"]}}, ["'compare.architectures': logreg takes 1x28x28 images but cifar10 has 3x32x32"]),
     ({"compare": {"data_efficiency": {"fractions": [0, 0.5]}}}, ["'compare.data_efficiency.fractions[0]'", "less than or equal to the minimum of 0"]),
     ({"compare": {"permutation": {"architectures": ["vgg"]}}}, ["'vgg' is not allowed"]),
+    # Seeds beyond numpy's legacy 2**32 - 1 once passed and crashed in torch.manual_seed.
+    ({"seed": 18446744073709551616}, ["'seed': 18446744073709551616 is greater than the maximum of 4294967295"]),
+    ({"compare": {"permutation": {"seed": 2**32}}}, ["'compare.permutation.seed'", "maximum of 4294967295"]),
+    # NaN compares false with every bound, and infinity passes a lower one.
+    ({"training": {"digitcnn": {"lr": math.nan}}}, ["config key 'training.digitcnn.lr': nan is not a finite number"]),
+    ({"training": {"digitcnn": {"weight_decay": math.inf}}}, ["config key 'training.digitcnn.weight_decay': inf is not a finite number"]),
+    ({"training": {"digitcnn": {"momentum": math.nan}}}, ["config key 'training.digitcnn.momentum': nan is not a finite number"]),
+    ({"compare": {"data_efficiency": {"fractions": [math.nan, 1.0]}}}, ["'compare.data_efficiency.fractions[0]': nan is not a finite number"]),
+    # What PyYAML reads as text: 1e-3 (no dot) and anything quoted.
+    ({"training": {"digitcnn": {"lr": "1e-3"}}}, ["'training.digitcnn.lr': '1e-3' is not of type 'number'", "YAML reads '1e-3' as text, not a number: write 0.001"]),
+    ({"training": {"digitcnn": {"epochs": "3"}}}, ["'training.digitcnn.epochs'", "write 3"]),
+    # Subsets with no image of some class, and two fractions naming one subset.
+    ({"compare": {"data_efficiency": {"fractions": [1e-05, 0.5, 1.0]}}}, ["'compare.data_efficiency.fractions[0]': 1e-05 of mnist's 60000 training images is 1, fewer than one per class (10 classes)", "at least 0.00016"]),
+    ({"data": {"train_limit": 300}, "compare": {"data_efficiency": {"fractions": [0.02, 1.0]}}}, ["'compare.data_efficiency.fractions[0]': 0.02 of mnist's 300 training images is 6", "at least 0.032"]),
+    ({"compare": {"data_efficiency": {"fractions": [0.5, 0.5]}}}, ["'compare.data_efficiency.fractions[1]': 0.5 names the same training subset (mnist_subset_0.5) as compare.data_efficiency.fractions[0]"]),
+    ({"compare": {"data_efficiency": {"fractions": [1, 1.0]}}}, ["'compare.data_efficiency.fractions[1]': 1.0 names the same training subset (mnist)"]),
+    # A title the PDF's one-line running header and its font can show.
+    ({"title": "word " * 900}, ["'title': 4500 characters, more than the 120 allowed; shorten it"]),
+    ({"title": "卷积网络学到了什么"}, ["'title': the PDF's font (DejaVu Sans) cannot draw '卷' (U+5377)", "in Latin, Greek or Cyrillic script"]),
+    ({"title": "two\nlines"}, ["'title'", "'\\n' (U+000A)", "on one line"]),
 ]
 
 
-@pytest.mark.parametrize("config,fragments", BAD_CONFIGS, ids=[str(c) for c, _ in BAD_CONFIGS])
+@pytest.mark.parametrize("config,fragments", BAD_CONFIGS, ids=[str(c)[:90] for c, _ in BAD_CONFIGS])
 def test_bad_config_is_rejected_with_key_and_fix(config: dict, fragments: list[str]) -> None:
     with pytest.raises(ConfigError) as error:
         check(config)
@@ -147,3 +192,89 @@ def test_configured_data_folders_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"'data.search_path\[1\]': folder .*/nowhere does not exist"):
         validate_config({"data": {"search_path": ["mydata", "nowhere"]}}, SCHEMA, **SHAPES,
                         project_dir=tmp_path)
+
+
+def test_edge_values_pass() -> None:
+    config = check({"seed": 2**32 - 1, "compare": {"permutation": {"seed": 0},
+                                                 "data_efficiency": {"fractions": [0.00017, 0.3, 0.30000001, 1.0]}},
+                    "title": "Свёрточные сети: αβγ — “what they learn” ≤ 5 € → 2026"})
+    assert config["seed"] == 2**32 - 1
+
+
+def test_every_seed_is_bounded_for_numpy_and_torch() -> None:
+    seeds = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, sub in node.get("properties", {}).items():
+                if key == "seed":
+                    seeds.append(path + key)
+                    sub = SCHEMA["$defs"]["seed"] if sub.get("$ref") == "#/$defs/seed" else sub
+                    assert (sub["minimum"], sub["maximum"]) == (0, 2**32 - 1), path + key
+                walk(sub, f"{path}{key}.")
+    walk(SCHEMA, "")
+    assert seeds == ["seed", "compare.permutation.seed"]
+
+
+def smk_constraint(rules_file: str, wildcard: str) -> str:
+    """A wildcard constraint as written in a rules file (BASE_DATASET filled in)."""
+    text = (PROJECT / "workflow" / "rules" / rules_file).read_text()
+    found = re.search(rf'^\s*{wildcard}=f?"([^"]+)"', text, re.M)
+    assert found, f"no {wildcard} constraint in {rules_file}"
+    return found.group(1).replace("{BASE_DATASET}", "|".join(DATASETS))
+
+
+@pytest.mark.parametrize("fraction", [1e-05, 0.3, 0.30000001, 0.01])
+def test_subset_names_round_trip_and_fit_the_wildcards(fraction: float) -> None:
+    name = subset_dataset_name("mnist", fraction)
+    assert split_dataset_name(name) == ("mnist", "subset", fraction)
+    assert "e" not in name.removeprefix("mnist_subset_")
+    assert re.fullmatch(smk_constraint("common.smk", "dataset"), name)
+    assert re.fullmatch(smk_constraint("data.smk", "derivation"), name.removeprefix("mnist_"))
+
+
+def test_a_key_given_twice_names_the_file_and_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("training:\n  digitcnn: {epochs: 1}\nseed: 1\ntraining:\n  mlp: {epochs: 2}\n")
+    with pytest.raises(ConfigError, match=re.escape(
+            f"config file {path}, line 4, column 1: key 'training' is given twice (first on line 1)")):
+        load_config_file(path)
+    path.write_text("training:\n  mlp: {epochs: 1}\n  mlp: {lr: 0.1}\n")
+    with pytest.raises(ConfigError, match="line 3, column 3: key 'mlp' is given twice"):
+        load_config_file(path)
+
+
+def test_strict_loading_keeps_what_yaml_allows(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("recipe: &fast {epochs: 1, lr: 0.01}\ntraining:\n  mlp: {<<: *fast, epochs: 2}\n"
+                    "  digitcnn: {lr: .nan}\n")
+    config = load_config_file(path)
+    assert config["training"]["mlp"] == {"epochs": 2, "lr": 0.01}
+    assert math.isnan(config["training"]["digitcnn"]["lr"])
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("seed: 1\ntraining:\n  digitcnn: {epochs: 1\n  mlp: {epochs: 2}\n")
+    with pytest.raises(ConfigError) as error:
+        load_config_file(path)
+    message = str(error.value)
+    assert f"config file {path}, line 4, column 6" in message
+    assert "on line 3" in message and "fix the YAML there" in message
+
+
+def test_the_title_scripts_are_the_ones_the_installed_font_draws() -> None:
+    """Every character the title check lets through has a glyph in DejaVu Sans (regular and bold,
+    as the header and the title page use them)."""
+    from fontTools.ttLib import TTFont
+
+    if shutil.which("fc-match") is None:
+        pytest.skip("no fontconfig here")
+    spans = [span for group in TITLE_SCRIPTS.values() for span in group] + list(TITLE_MARKS)
+    wanted = {c for lo, hi in spans for c in range(lo, hi + 1)
+              if unicodedata.category(chr(c)) not in ("Cn", "Cc", "Cf", "Zl", "Zp")}
+    for style in ("DejaVu Sans", "DejaVu Sans:bold"):
+        file = subprocess.run(["fc-match", "-f", "%{file}", style], capture_output=True, text=True).stdout
+        assert "DejaVuSans" in file, f"fontconfig gives {file} for {style}"
+        missing = wanted - set(TTFont(file)["cmap"].getBestCmap())
+        assert not missing, f"{style} lacks {sorted(hex(c) for c in missing)[:10]}"

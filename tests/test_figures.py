@@ -40,8 +40,9 @@ def history(epochs: int = 3) -> list[dict[str, str]]:
 
 SAMPLES: dict[str, dict[str, Any]] = {
     "plot_confusion": {"cm": np.eye(3, dtype=int) * 4, "classes": [DOLLARS, "b", "c"], "title": TITLE},
-    "plot_image_grid": {"images": RNG.integers(0, 255, (4, 1, 8, 8), dtype=np.uint8),
-                        "captions": [f"true {DOLLARS}"] * 4, "title": TITLE},
+    "plot_misclassified": {"images": RNG.integers(0, 255, (4, 1, 8, 8), dtype=np.uint8),
+                           "captions": [f"true {DOLLARS}"] * 4, "title": TITLE, "errors": 7,
+                           "requested": 4},
     "plot_curves": {"history": history(), "title": TITLE},
     "plot_kernels": {"kernels": RNG.random((6, 3, 3)), "title": TITLE, "signed": True},
     "plot_similarity": {"trained": [{"best_similarity": 0.8, "best_match": "sobel_x"}] * 3,
@@ -105,6 +106,20 @@ def test_ticks_are_numbers_and_data_labels_are_literal(name: str, tmp_path: Path
             assert "mathdefault" not in value, f"{name}: raw mathtext {value!r} printed"
             assert "$" not in value or DOLLARS in value, f"{name}: stray '$' in {value!r}"
     assert any(DOLLARS in shown(t)[0] for t in texts), f"{name}: the title was not drawn"
+
+
+@pytest.mark.parametrize("errors,requested,says,never", [
+    (37, 0, ["none requested", "evaluation.misclassified is 0", "misclassified 37"], "no misclassified"),
+    (0, 0, ["none requested", "misclassified none"], "misclassified 0"),
+    (0, 36, ["no misclassified test images", "every test image correctly"], "requested"),
+])
+def test_an_empty_misclassified_grid_says_truly_why(errors: int, requested: int, says: list[str],
+                                                     never: str, tmp_path: Path) -> None:
+    fig = evaluation.plot_misclassified(np.zeros((0, 1, 8, 8), np.uint8), [], TITLE,
+                                        tmp_path / "m.png", errors=errors, requested=requested)
+    text = " ".join(shown(t)[0] for t in fig.findobj(Text) if t.get_visible() and t.get_text())
+    assert all(fragment in text for fragment in says), text
+    assert never not in text
 
 
 def test_log_axes_tick_labels_render_as_powers_of_ten(tmp_path: Path) -> None:

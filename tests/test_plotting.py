@@ -9,7 +9,8 @@ from cnnlab.plotting import evaluation, inspection
 
 
 def test_empty_cases_write_a_png(tmp_path: Path) -> None:
-    evaluation.plot_image_grid(np.zeros((0, 1, 28, 28), np.uint8), [], "none", tmp_path / "a.png")
+    evaluation.plot_misclassified(np.zeros((0, 1, 28, 28), np.uint8), [], "none", tmp_path / "a.png",
+                                  errors=0, requested=9)
     inspection.plot_channel_norms([], "none", tmp_path / "b.png")
     inspection.plot_sparsity([], "none", tmp_path / "c.png")
     for name in ("a.png", "b.png", "c.png"):

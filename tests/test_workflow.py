@@ -68,6 +68,35 @@ def test_bad_config_stops_before_any_job_and_deletes_nothing(tmp_path: Path) -> 
     assert {k: v for k, v in after.items() if not k.startswith(".snakemake")} == before
 
 
+CONFIG_FILE_MISTAKES = [
+    ("training:\n  mlp: {epochs: 1}\nseed: 1\ntraining:\n  digitcnn: {epochs: 1}\n",
+     "line 4, column 1: key 'training' is given twice (first on line 1)"),
+    ("seed: 1\ntraining:\n  mlp: {epochs: 1\n  digitcnn: {epochs: 1}\n",
+     "line 4, column 11: expected ',' or '}', but got ':' (while parsing a flow mapping on line 3)"),
+]
+
+
+@pytest.mark.parametrize("text,fragment", CONFIG_FILE_MISTAKES, ids=["key twice", "syntax error"])
+def test_config_file_mistakes_name_the_file_and_line(tmp_path: Path, text: str, fragment: str) -> None:
+    """Snakemake itself keeps the last of two equal keys silently and names neither file nor line
+    of a syntax error; the workflow reads config.yaml strictly before Snakemake does."""
+    (tmp_path / "config.yaml").write_text(text)
+    result = snakemake(tmp_path, "-n", "--cores", "1", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"config file config.yaml, {fragment}" in output, output
+    assert "nothing was run and nothing was deleted" in output and "Traceback" not in output
+
+
+def test_a_key_twice_in_a_configfile_option_names_the_file(tmp_path: Path) -> None:
+    write_config(tmp_path, small_config())
+    extra = tmp_path / "extra.yaml"
+    extra.write_text(CONFIG_FILE_MISTAKES[0][0])
+    result = snakemake(tmp_path, "-n", "--cores", "1", "--configfile", str(extra), check=False)
+    assert result.returncode != 0
+    assert f"config file {extra}, {CONFIG_FILE_MISTAKES[0][1]}" in result.stdout + result.stderr
+
+
 def test_lint_is_clean() -> None:
     result = subprocess.run([*SNAKEMAKE, "-s", str(PROJECT / "Snakefile"), "--lint"],
                             capture_output=True, text=True, cwd=PROJECT, timeout=300)
@@ -158,7 +187,7 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
     check_report(tmp_path, metrics)
 
     # Every artifact and every figure of the report has a SHA-256 record, and all match.
-    verify = subprocess.run([sys.executable, "-m", "cnnlab.manifest", "verify", "results", "report"],
+    verify = subprocess.run([sys.executable, "-m", "cnnlab.verify", "verify", "results", "report"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert verify.returncode == 0, verify.stdout
     assert int(verify.stdout.split("checked ")[1].split()[0]) > 100

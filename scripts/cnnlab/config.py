@@ -2,19 +2,27 @@
 
 Snakemake's own ``validate`` reports the first jsonschema error in jsonschema's words; this
 module collects every error, names the key as a dotted path, lists the allowed values and
-suggests the closest one, then checks what a schema cannot: that each architecture accepts the
-input shape of the dataset it is paired with.
+suggests the closest one, then checks what a schema cannot: that every number is finite, that
+each architecture accepts the input shape of the dataset it is paired with, that every training
+subset holds an image of each class and has a name of its own, and that the report's font can
+draw the title. Config files themselves are read strictly first (:mod:`cnnlab.config_files`).
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
 import jsonschema
 import yaml
+
+from cnnlab.datasets.catalog import DATASETS, subset_dataset_name
+
+NOTHING_DONE = "nothing was run and nothing was deleted"
 
 
 class ConfigError(ValueError):
@@ -115,7 +123,29 @@ def _explain(error: jsonschema.ValidationError, root: Mapping[str, Any]) -> str:
         )
     description = schema.get("description", "").strip()
     hint = f" ({description})" if description else ""
-    return f"config key '{key}': {error.message}{hint}"
+    message = error.message
+    if error.validator == "maxLength" and isinstance(error.instance, str):  # not the whole text again
+        message = (f"{len(error.instance)} characters, more than the {error.validator_value} "
+                   f"allowed; shorten it")
+    return f"config key '{key}': {message}{hint}{_number_hint(error)}"
+
+
+def _number_hint(error: jsonschema.ValidationError) -> str:
+    """How to write a number that YAML read as text: PyYAML takes ``1e-3`` (no dot, or no sign
+    after the e) and anything quoted for a string."""
+    if error.validator != "type" or not isinstance(error.instance, str):
+        return ""
+    wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+    if not {"number", "integer"} & set(wanted):
+        return ""
+    try:
+        value = float(error.instance)
+    except ValueError:
+        return ""
+    if not math.isfinite(value):
+        return ""
+    text = str(int(value)) if value.is_integer() else format(Decimal(repr(value)), "f")
+    return f"; YAML reads {error.instance!r} as text, not a number: write {text}"
 
 
 def _pairs(config: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
@@ -130,6 +160,96 @@ def _pairs(config: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
         pairs.append(("compare.data_efficiency.architectures", dataset,
                       compare["data_efficiency"]["architectures"]))
     return pairs
+
+
+def _non_finite(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], float]]:
+    """(path, value) of every NaN and infinity in ``value``: JSON-schema bounds compare false
+    with NaN, and an infinite weight decay passes a lower bound, so the schema lets them by."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [(path, value)]
+    if isinstance(value, dict):
+        return [p for key, sub in value.items() for p in _non_finite(sub, (*path, key))]
+    if isinstance(value, list):
+        return [p for i, sub in enumerate(value) for p in _non_finite(sub, (*path, i))]
+    return []
+
+
+def _at_least(value: float) -> str:
+    """``value`` rounded up to two significant digits, as text."""
+    step = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return f"{math.ceil(value / step) * step:.2g}"
+
+
+def _fraction_problems(config: Mapping[str, Any]) -> list[str]:
+    """Training subsets too small to hold an image of each class, and fractions that name the
+    same subset (the name is the dataset's identity: its files and runs)."""
+    problems = []
+    key = "compare.data_efficiency.fractions"
+    fractions = config["compare"]["data_efficiency"]["fractions"]
+    limit = config["data"]["train_limit"]
+    for dataset in config["compare"]["datasets"]:
+        info = DATASETS[dataset]
+        available = info.counts[0] if limit is None else min(limit, info.counts[0])
+        classes = len(info.classes)
+        named: dict[str, int] = {}
+        for i, fraction in enumerate(fractions):
+            name = subset_dataset_name(dataset, fraction)
+            if name in named:
+                problems.append(
+                    f"config key '{key}[{i}]': {fraction!r} names the same training subset "
+                    f"({name}) as {key}[{named[name]}]; remove one of them")
+            named.setdefault(name, i)
+            size = round(fraction * available)
+            if size < classes:
+                problems.append(
+                    f"config key '{key}[{i}]': {fraction!r} of {dataset}'s {available} training "
+                    f"images is {size}, fewer than one per class ({classes} classes); use a "
+                    f"fraction of at least {_at_least((classes - 0.5) / available)}")
+    return problems
+
+
+# Unicode ranges that the PDF's font covers in full (DejaVu Sans: the stylesheet's first choice
+# and, on the machines this runs on, the only family installed); any other character would print
+# as an empty box. A test checks these ranges against the installed font.
+TITLE_SCRIPTS: dict[str, tuple[tuple[int, int], ...]] = {
+    "Latin": ((0x20, 0x7E), (0xA0, 0x24F), (0x1E00, 0x1EFB)),
+    "Greek": ((0x370, 0x37E), (0x384, 0x3FF), (0x1F00, 0x1FFE)),
+    "Cyrillic": ((0x400, 0x4FF),),
+}
+TITLE_MARKS = ((0x300, 0x34F), (0x2010, 0x205E), (0x2070, 0x209C), (0x20A0, 0x20B5), (0x2190, 0x22FF))
+
+
+def _title_problems(title: str) -> list[str]:
+    """Characters of the title that the PDF's font cannot draw."""
+    spans = [span for group in TITLE_SCRIPTS.values() for span in group] + list(TITLE_MARKS)
+    missing = list(dict.fromkeys(c for c in title if not any(lo <= ord(c) <= hi for lo, hi in spans)))
+    if not missing:
+        return []
+    shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    *first, last = TITLE_SCRIPTS
+    return [f"config key 'title': the PDF's font (DejaVu Sans) cannot draw {shown}{more}; write "
+            f"the title on one line in {', '.join(first)} or {last} script (transliterate other "
+            f"scripts; accents, punctuation, arrows and maths symbols are fine)"]
+
+
+def compared_by_default(config: Mapping[str, Any],
+                        model_shapes: Mapping[str, tuple[int, ...]] | None,
+                        dataset_shapes: Mapping[str, tuple[int, ...]] | None) -> list[str]:
+    """The default of ``compare.datasets``: every configured dataset whose images all the
+    compared architectures take (all configured datasets when shapes are not given).
+
+    A config that names only Fashion-MNIST compares on Fashion-MNIST, not on an MNIST it never
+    asked for.
+    """
+    datasets = [d for d in config.get("datasets") or {} if isinstance(d, str)]
+    compare = config["compare"]
+    if model_shapes is None or dataset_shapes is None:
+        return datasets
+    archs = [*compare.get("architectures", []), *compare.get("permutation", {}).get("architectures", []),
+             *compare.get("data_efficiency", {}).get("architectures", [])]
+    return [d for d in datasets if d in dataset_shapes and all(
+        a in model_shapes and tuple(model_shapes[a]) == tuple(dataset_shapes[d]) for a in archs)]
 
 
 def validate_config(
@@ -150,9 +270,22 @@ def validate_config(
     if not isinstance(config, Mapping):
         raise ConfigError(f"the config must be a mapping of settings, found {type(config).__name__}")
     filled = fill_defaults(dict(config), schema, schema)
+    given_compare = config.get("compare")
+    if isinstance(filled.get("compare"), dict) and not (
+            isinstance(given_compare, Mapping) and "datasets" in given_compare):
+        filled["compare"]["datasets"] = compared_by_default(filled, model_shapes, dataset_shapes)
+    non_finite = dict(_non_finite(filled))
+    for path, value in non_finite.items():
+        problems.append(f"config key '{_dotted(path)}': {value} is not a finite number; "
+                        f"write a finite one (YAML's .nan and .inf are not settings)")
     validator = jsonschema.Draft202012Validator(schema)
     for error in sorted(validator.iter_errors(filled), key=lambda e: list(map(str, e.absolute_path))):
-        problems.append(_explain(error, schema))
+        if tuple(error.absolute_path) not in non_finite:  # said once, above
+            problems.append(_explain(error, schema))
+    if isinstance(filled.get("title"), str):
+        problems += _title_problems(filled["title"])
+    if not problems:
+        problems += _fraction_problems(filled)
     if not problems and model_shapes is not None and dataset_shapes is not None:
         for key, dataset, archs in _pairs(filled):
             have = tuple(dataset_shapes[dataset])
@@ -179,6 +312,6 @@ def validate_config(
         lines = "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(
             f"invalid configuration ({len(problems)} problem{'s' if len(problems) > 1 else ''}); "
-            f"nothing was run and nothing was deleted:\n{lines}"
+            f"{NOTHING_DONE}:\n{lines}"
         )
     return filled

@@ -43,13 +43,25 @@ def plot_confusion(cm: np.ndarray, classes: list[str], title: str, path: Path | 
     return save(fig, path)
 
 
+def _none_shown(errors: int, requested: int) -> str:
+    """Why the grid of misclassified images is empty, in words true for both counts."""
+    if requested == 0:
+        made = f"the model misclassified {errors}" if errors else "the model misclassified none"
+        return f"none requested (evaluation.misclassified is 0); {made} of the test images"
+    return "no misclassified test images: the model classified every test image correctly"
+
+
 @figure_builder
-def plot_image_grid(images: np.ndarray, captions: list[str], title: str, path: Path | str,
-                    columns: int = 9) -> Figure:
-    """A grid of uint8 (N, C, H, W) images with a caption under each."""
+def plot_misclassified(images: np.ndarray, captions: list[str], title: str, path: Path | str,
+                       *, errors: int, requested: int, columns: int = 9) -> Figure:
+    """A grid of misclassified uint8 (N, C, H, W) test images with a caption under each.
+
+    ``errors`` is how many test images the model got wrong, ``requested`` how many the config
+    asked to show: with no image to show, the figure says which of the two is why.
+    """
     n = len(images)
     if n == 0:
-        return message_figure("no misclassified test images", path)
+        return message_figure(_none_shown(errors, requested), path)
     columns = min(columns, n)
     rows = math.ceil(n / columns)
     fig, axes = subplots(rows, columns, figsize=(1.25 * columns, 1.45 * rows + 0.4),

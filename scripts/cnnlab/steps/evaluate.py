@@ -62,9 +62,10 @@ def evaluate_model(
         f" ({100 * predictions.confidence[i]:.0f}%)"
         for i in worst
     ]
-    figures.plot_image_grid(
+    figures.plot_misclassified(
         data.test.images[worst], captions,
         f"{arch} on {dataset}: the {len(worst)} most confident of "
         f"{metrics['errors']} misclassified test images", misclassified_path,
+        errors=metrics["errors"], requested=misclassified,
     )
     return metrics
