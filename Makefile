@@ -41,11 +41,12 @@ bench: $(STAMP)
 
 ## Check every artifact under results/ and report/ against its SHA-256 record.
 verify: $(STAMP)
-	$(PY) -m cnnlab.manifest verify results report
+	$(PY) -m cnnlab.verify verify results report
 
-## As verify, and move what cannot be trusted to results/damaged/ so the next run rebuilds it.
+## As verify, and move what cannot be trusted to results/damaged/ so the next run rebuilds it
+## (refused while a running Snakemake holds its lock: its fresh outputs have no records yet).
 verify-repair: $(STAMP)
-	$(PY) -m cnnlab.manifest verify --repair results report
+	$(PY) -m cnnlab.verify verify --repair results report
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check scripts tests

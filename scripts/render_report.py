@@ -18,6 +18,7 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         config=snakemake.params.config,
         runs=[tuple(pair) for pair in snakemake.params.runs],
         compare_datasets=snakemake.params.compare_datasets,
+        benchmarks=snakemake.params.benchmarks,
         html_path=snakemake.output.html,
         pdf_path=snakemake.output.pdf,
     )

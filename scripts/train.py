@@ -1,5 +1,6 @@
 """Adapter of rule train: train one architecture on one prepared dataset."""
 
+from cnnlab.kept_runs import retrain_requested
 from cnnlab.steps.runtime import checked_step
 from cnnlab.steps.train import train_model
 
@@ -20,4 +21,5 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         history_path=snakemake.output.history,
         train_record_path=snakemake.output.record,
         eval_batch_size=snakemake.params.eval_batch_size,
+        retrain=retrain_requested(),
     )

@@ -138,7 +138,7 @@ def flip_byte_keep_mtime(path: Path, offset: int = -100) -> None:
 
 
 def verify(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cnnlab.manifest", "verify", *args, "results", "report"],
+    return subprocess.run([sys.executable, "-m", "cnnlab.verify", "verify", *args, "results", "report"],
                           cwd=workdir, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(PROJECT / "scripts")})
 

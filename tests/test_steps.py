@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cnnlab import artifacts
+from cnnlab import artifacts, kept_runs, manifest
 from cnnlab.io import read_csv, read_json
 from cnnlab.models import count_parameters, create_model
 from cnnlab.steps import compare, data, evaluate, inspect, train
@@ -85,6 +88,44 @@ def test_training_records_and_the_kept_run(runs: Path) -> None:
     assert restored["restored_from"] == str(kept)
     assert (run / artifacts.TRAIN.model).read_bytes() == before
     assert not any((runs / "checkpoints").rglob("*.pt"))  # removed once the run finished
+
+
+def test_a_restored_run_says_so_in_the_terminal_and_retrain_trains(
+        runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A copy of the kept runs and outputs of its own: the other tests read the fixture's.
+    shutil.copytree(runs / "runs" / "mnist" / "mlp", tmp_path / "kept")
+    terminal = io.StringIO()  # the stderr Snakemake shows; the step's own goes to its log
+    monkeypatch.setattr(sys, "__stderr__", terminal)
+
+    def train_mlp(retrain: bool) -> dict:
+        return train.train_model(
+            dataset="mnist", arch="mlp", settings=RECIPE, seed=0, threads=1,
+            npz_path=runs / "mnist.npz", record_path=runs / "mnist.json",
+            checkpoint_dir=tmp_path / "checkpoints", kept_runs_dir=tmp_path / "kept",
+            model_path=tmp_path / artifacts.TRAIN.model, history_path=tmp_path / artifacts.TRAIN.history,
+            train_record_path=tmp_path / artifacts.TRAIN.record, eval_batch_size=7, retrain=retrain)
+
+    restored = train_mlp(retrain=kept_runs.retrain_requested({}))
+    kept = Path(restored["restored_from"])
+    said = terminal.getvalue()
+    assert f"mnist/mlp: restored the finished run {restored['run_id'][:16]} from {kept}" in said
+    assert f"To train it again for real: CNNLAB_RETRAIN=1 snakemake --forcerun {tmp_path / 'model.pt'}" in said
+
+    monkeypatch.setenv(kept_runs.RETRAIN_VARIABLE, "1")
+    retrained = train_mlp(retrain=kept_runs.retrain_requested())
+    assert "restored_from" not in retrained and retrained["run_id"] == restored["run_id"]
+    assert [int(r["epoch"]) for r in read_csv(tmp_path / artifacts.TRAIN.history)] == [1, 2]
+    assert "mnist/mlp: training again although a finished run may be kept" in terminal.getvalue()
+    # The new run replaces the kept copy, recorded like any other.
+    assert (kept / artifacts.TRAIN.model).read_bytes() == (tmp_path / artifacts.TRAIN.model).read_bytes()
+    assert all(manifest.check_artifact(kept / name) is None for name in artifacts.TRAIN)
+
+
+def test_the_retrain_variable_names_its_values() -> None:
+    assert kept_runs.retrain_requested({"CNNLAB_RETRAIN": "1"}) is True
+    assert kept_runs.retrain_requested({"CNNLAB_RETRAIN": "0"}) is False
+    with pytest.raises(ValueError, match="CNNLAB_RETRAIN='maybe' is neither on nor off: set it to 1"):
+        kept_runs.retrain_requested({"CNNLAB_RETRAIN": "maybe"})
 
 
 def test_evaluation_agrees_with_the_last_epoch(runs: Path) -> None:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 RESULTS = "results"
 REPORT = "report"
-# Folders of results/ that hold no step outputs (see manifest.UNRECORDED_DIRS).
+# Folders of results/ that hold no step outputs (see verify.UNRECORDED_DIRS).
 LOGS, BENCHMARKS, CHECKPOINTS, KEPT_RUNS = "logs", "benchmarks", "checkpoints", "runs"
 
 

@@ -1,12 +1,13 @@
 """Reading and writing artifacts: one helper each for atomic writes, SHA-256, JSON and CSV.
 
-Every writer goes through :func:`atomic_write_bytes`: a temporary file in the same folder,
-renamed over the target, so a crash or a kill leaves either the old file or the new one,
-never half of one.
+Every writer goes through :func:`atomic_target`: a temporary file in the same folder, renamed
+over the target, so a crash or a kill leaves either the old file or the new one, never half of
+one; and a write that fails (a full disk, Ctrl-C) removes its temporary file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -14,7 +15,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 CHUNK = 1 << 20
 
@@ -27,13 +28,29 @@ def _temporary(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def atomic_write_bytes(path: Path | str, content: bytes) -> None:
-    """Write ``content`` to ``path`` through a temporary file renamed over it."""
+@contextlib.contextmanager
+def atomic_target(path: Path | str) -> Iterator[Path]:
+    """A temporary file beside ``path`` for the block to write, renamed over ``path`` at the end.
+
+    If the block fails (``ENOSPC`` on a full disk, Ctrl-C), the temporary file is removed and
+    ``path`` keeps its old bytes: a failed write leaves neither half a file nor a stray copy
+    (a checkpoint is megabytes). Only ``kill -9`` can leave one; its name ends in ``.tmp``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _temporary(path)
-    temporary.write_bytes(content)
-    os.replace(temporary, path)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path | str, content: bytes) -> None:
+    """Write ``content`` to ``path`` through a temporary file renamed over it."""
+    with atomic_target(path) as temporary:
+        temporary.write_bytes(content)
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:
@@ -43,11 +60,8 @@ def atomic_write_text(path: Path | str, text: str) -> None:
 
 def atomic_copy(source: Path | str, target: Path | str) -> None:
     """Copy a file so that ``target`` is never seen half-written."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _temporary(target)
-    shutil.copyfile(source, temporary)
-    os.replace(temporary, target)
+    with atomic_target(target) as temporary:
+        shutil.copyfile(source, temporary)
 
 
 def file_sha256(path: Path | str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,6 +19,11 @@ from cnnlab.artifacts import TRAIN
 from cnnlab.io import atomic_copy, read_json, write_json
 
 log = logging.getLogger("cnnlab")
+
+# Set to 1 to train for real where a kept run would be restored (README, "Interruptions").
+RETRAIN_VARIABLE = "CNNLAB_RETRAIN"
+RETRAIN_VALUES = {"1": True, "true": True, "yes": True, "": False, "0": False, "false": False,
+                  "no": False}
 
 
 def fingerprint(payload: Mapping[str, Any]) -> str:
@@ -47,8 +53,22 @@ def keep_run(kept: Path, outputs: Mapping[str, Path]) -> None:
     going back to the old settings restores it instead of training again.
     """
     for name, source in outputs.items():
-        atomic_copy(source, kept / name)
-        manifest.record_artifact(kept / name, "train")
+        with manifest.recording([kept / name], "train"):
+            atomic_copy(source, kept / name)
+
+
+def retrain_requested(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether ``CNNLAB_RETRAIN`` asks to train again instead of restoring a kept run.
+
+    Snakemake's ``--forcerun`` reruns the train job, and that job finds its kept copy (same
+    settings, seed, data and code) and restores it: the way to really train again is this
+    variable, which the train rule's jobs inherit from the shell that starts Snakemake.
+    """
+    value = environ.get(RETRAIN_VARIABLE, "").strip().lower()
+    if value not in RETRAIN_VALUES:
+        raise ValueError(f"{RETRAIN_VARIABLE}={value!r} is neither on nor off: set it to 1 to "
+                         "train again instead of restoring kept runs, or unset it")
+    return RETRAIN_VALUES[value]
 
 
 def restore_kept_run(kept: Path, outputs: Mapping[str, Path]) -> dict[str, Any] | None:
@@ -71,9 +91,24 @@ def restore_kept_run(kept: Path, outputs: Mapping[str, Path]) -> dict[str, Any] 
     return record
 
 
+def data_identity(data_record: Mapping[str, Any]) -> str:
+    """What the prepared data is, never where it was found: its content digest and statistics.
+
+    A record written before content digests existed falls back to the checksums of its source
+    files, still without their paths.
+    """
+    content = data_record.get("content_sha256")
+    if content is None:
+        files = data_record.get("source", {}).get("files", [])
+        content = sorted((f.get("file"), f.get("sha256")) for f in files)
+    return fingerprint({"content": content, "normalization": data_record["normalization"],
+                        "derived": data_record.get("derived"), "train_size": data_record["train_size"],
+                        "test_size": data_record["test_size"]})
+
+
 def run_identity(*, arch: str, dataset: str, settings: Mapping[str, Any], seed: int,
                  data_record: Mapping[str, Any]) -> str:
     """The id of a training run: a digest of what defines the model it produces."""
-    data = fingerprint({k: data_record[k] for k in ("source", "train_size", "test_size", "normalization")})
+    data = data_identity(data_record)
     return fingerprint({"arch": arch, "dataset": dataset, "settings": dict(settings), "seed": seed,
                         "data": data, "code": code_fingerprint()})

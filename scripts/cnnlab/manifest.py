@@ -7,30 +7,39 @@ complaint and feeds every later figure. So each artifact gets a record beside it
 inputs against their records before reading them. A damaged input is moved aside (nothing is
 deleted) so that the next ``snakemake`` run rebuilds it and everything made from it.
 
-``python -m cnnlab.manifest verify results report`` checks every record at once (``make verify``).
+An output and its record are two files, and no rename changes two files at once. So a step
+first marks the record of each output *pending* (one atomic rewrite that keeps the old
+description and adds the step's name), then writes the outputs, then replaces each pending
+record by the new one (:func:`recording`). Wherever the step is interrupted, an artifact is in
+one of three states, which :func:`diagnose` tells apart:
+
+* old bytes beside a pending record that still describes them: trusted (both old);
+* other bytes beside a pending record: "interrupted", rebuilt by a rerun, not "damaged";
+* new bytes beside their new record: trusted (both new).
+
+:mod:`cnnlab.verify` checks every record at once (``make verify``).
 """
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import json
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator
 
-from cnnlab.artifacts import BENCHMARKS, CHECKPOINTS, LOGS
 from cnnlab.io import file_sha256, write_json
 
 RECORD_SUFFIX = ".sha256"
 QUARANTINE_DIR = "damaged"
-# Folders of an artifact root that hold no step outputs: logs, timings, resumable state,
-# benchmarks of the trainer, and what was already moved aside.
-UNRECORDED_DIRS = (LOGS, BENCHMARKS, CHECKPOINTS, "bench", QUARANTINE_DIR)
 # Snakemake drops this marker into directory outputs after the job: not part of the content.
 SNAKEMAKE_MARKER = ".snakemake_timestamp"
+# The key of a record whose step has started rewriting its artifact and not yet finished.
+PENDING = "pending"
+# What can be wrong with an artifact (the word `verify` prints before it).
+DAMAGED, INTERRUPTED, MISSING, UNRECORDED = "damaged", "interrupted", "missing", "unrecorded"
 
 
 class DamagedArtifact(RuntimeError):
@@ -43,6 +52,7 @@ class Problem:
 
     path: Path
     reason: str
+    kind: str = DAMAGED
 
 
 def record_path(artifact: Path | str) -> Path:
@@ -75,21 +85,81 @@ def record_artifact(artifact: Path | str, step: str) -> dict[str, Any]:
     return record
 
 
-def check_artifact(artifact: Path | str) -> str | None:
-    """Why ``artifact`` cannot be trusted, or None when its bytes match its record."""
+def mark_pending(artifacts: Iterable[Path | str], step: str) -> None:
+    """Mark each artifact's record pending before ``step`` rewrites it (see the module doc).
+
+    The old description stays in the record, so an artifact the step never got to still
+    verifies; an artifact without a readable record gets a pending record with none.
+    """
+    for artifact in map(Path, artifacts):
+        try:
+            old = _read_record(artifact)
+        except ValueError:
+            old = None
+        kept = old if isinstance(old, dict) and "kind" in old else {"artifact": artifact.name}
+        write_json(record_path(artifact), {**kept, PENDING: step}, indent=1, sort_keys=True)
+
+
+@contextlib.contextmanager
+def recording(artifacts: Iterable[Path | str], step: str) -> Iterator[None]:
+    """Mark the artifacts' records pending, run the block that writes them, then record them.
+
+    A block that fails or is interrupted leaves the records pending: :func:`diagnose` then
+    reports what it changed as interrupted, and accepts what it left alone.
+    """
+    artifacts = list(artifacts)
+    mark_pending(artifacts, step)
+    yield
+    for artifact in artifacts:
+        record_artifact(artifact, step)
+
+
+def _read_record(artifact: Path) -> Any:
+    """The parsed record of ``artifact``, None when there is none; ValueError when unreadable."""
+    try:
+        return json.loads(record_path(artifact).read_text())
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ValueError(exc) from exc
+
+
+def diagnose(artifact: Path | str) -> Problem | None:
+    """What is wrong with ``artifact`` (and of which kind), or None when it can be trusted."""
     artifact = Path(artifact)
     if not artifact.exists():
-        return "missing"
+        remains = "; its checksum record remains" if record_path(artifact).exists() else ""
+        return Problem(artifact, f"is missing{remains}", MISSING)
+    name = record_path(artifact).name
     try:
-        record = json.loads(record_path(artifact).read_text())
-    except FileNotFoundError:
-        return ("has no checksum record (written by hand, by an older cnnlab, or by a step "
-                "that was killed before it finished)")
-    except (OSError, ValueError):
-        return f"its checksum record {record_path(artifact).name} is unreadable"
-    if not isinstance(record, dict) or "kind" not in record:
-        return f"its checksum record {record_path(artifact).name} is not a cnnlab record"
-    actual = describe(artifact)
+        record = _read_record(artifact)
+    except ValueError:
+        return Problem(artifact, f"its checksum record {name} is unreadable")
+    if record is None:
+        return Problem(artifact, "has no checksum record (written by hand, by an older cnnlab, "
+                       "or by a step that was killed before it finished)", UNRECORDED)
+    if not isinstance(record, dict) or ("kind" not in record and PENDING not in record):
+        return Problem(artifact, f"its checksum record {name} is not a cnnlab record")
+    # A pending record without a description (a new output) accepts no bytes at all.
+    mismatch = _mismatch(record, describe(artifact)) if "kind" in record else "unrecorded"
+    if mismatch is None:
+        return None
+    if PENDING in record:
+        step = record[PENDING]
+        return Problem(artifact, f"was being written by step {step}, which stopped before it "
+                       f"recorded it (interrupted or failed): a rerun runs {step} again",
+                       INTERRUPTED)
+    return Problem(artifact, mismatch)
+
+
+def check_artifact(artifact: Path | str) -> str | None:
+    """Why ``artifact`` cannot be trusted, or None when its bytes match its record."""
+    problem = diagnose(artifact)
+    return None if problem is None else problem.reason
+
+
+def _mismatch(record: dict[str, Any], actual: dict[str, Any]) -> str | None:
+    """How ``actual`` (:func:`describe`) differs from what ``record`` says was written."""
     if record["kind"] != actual["kind"]:
         return f"was recorded as a {record['kind']} but is a {actual['kind']}"
     if actual["kind"] == "file":
@@ -115,7 +185,7 @@ def _compare_file(expected: dict[str, Any], actual: dict[str, Any]) -> str | Non
 
 
 def quarantine(artifact: Path, root: Path, into: Path | None = None) -> Path:
-    """Move a damaged artifact (and its record) to ``into/<time>/<root>/...`` and return where.
+    """Move an artifact (and its record) to ``into/<time>/<root>/...`` and return where.
 
     ``into`` defaults to ``root/damaged``; the artifact keeps its path relative to the folder
     holding ``root``, so that what was moved aside is easy to find and put back.
@@ -129,7 +199,8 @@ def quarantine(artifact: Path, root: Path, into: Path | None = None) -> Path:
         relative = Path(artifact.name)
     target = into / stamp / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(artifact), str(target))
+    if artifact.exists():  # a missing artifact leaves only its stale record to move
+        shutil.move(str(artifact), str(target))
     record = record_path(artifact)
     if record.exists():
         shutil.move(str(record), str(record_path(target)))
@@ -153,11 +224,8 @@ def verify_inputs(paths: Iterable[str | Path], root: Path | str = "results") -> 
     outside ``root`` (templates, style sheets) are source files, not artifacts.
     """
     root = Path(root)
-    problems = [
-        Problem(Path(p), reason)
-        for p in dict.fromkeys(map(str, paths))
-        if is_under(p, root) and (reason := check_artifact(p)) is not None
-    ]
+    problems = [problem for p in dict.fromkeys(map(str, paths))
+                if is_under(p, root) and (problem := diagnose(p)) is not None]
     if not problems:
         return
     lines = []
@@ -170,73 +238,3 @@ def verify_inputs(paths: Iterable[str | Path], root: Path | str = "results") -> 
         + "\nNothing was computed from them. Run snakemake again: it rebuilds the missing "
         "artifacts and everything made from them."
     )
-
-
-def find_records(roots: Sequence[Path]) -> list[Path]:
-    """Every record under ``roots``, outside the folders that hold no step outputs."""
-    return sorted(
-        record for root in roots if root.is_dir()
-        for record in root.rglob(f".*{RECORD_SUFFIX}")
-        if not _in_unrecorded_dir(record, root)
-    )
-
-
-def find_unrecorded(roots: Sequence[Path]) -> list[Path]:
-    """Artifact files with no record of their own or of a directory output holding them."""
-    found = []
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for path in sorted(root.rglob("*")):
-            if (not path.is_file() or path.name.startswith(".")
-                    or _in_unrecorded_dir(path, root)):
-                continue
-            covered = any(record_path(parent).exists()
-                          for parent in [path, *path.parents] if is_under(parent, root))
-            if not covered:
-                found.append(path)
-    return found
-
-
-def _in_unrecorded_dir(path: Path, root: Path) -> bool:
-    parts = path.relative_to(root).parts
-    return len(parts) > 1 and parts[0] in UNRECORDED_DIRS
-
-
-def verify_tree(roots: Sequence[Path], repair: bool = False) -> list[Problem]:
-    """Check every recorded artifact under ``roots``; with ``repair``, move the bad ones aside."""
-    problems = [Problem(artifact_of(r), reason) for r in find_records(roots)
-                if (reason := check_artifact(artifact_of(r))) not in (None, "missing")]
-    problems += [Problem(p, "has no checksum record") for p in find_unrecorded(roots)]
-    if repair:
-        for problem in problems:
-            root = next(r for r in roots if is_under(problem.path, r))
-            quarantine(problem.path, root, into=roots[0] / QUARANTINE_DIR)
-    return problems
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``verify [--repair] ROOT...``: report (and move aside) artifacts that do not match."""
-    parser = argparse.ArgumentParser(prog="python -m cnnlab.manifest", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["verify"])
-    parser.add_argument("roots", nargs="+", type=Path)
-    parser.add_argument("--repair", action="store_true",
-                        help=f"move damaged artifacts to <first root>/{QUARANTINE_DIR}/")
-    args = parser.parse_args(argv)
-    records = find_records(args.roots)
-    problems = verify_tree(args.roots, repair=args.repair)
-    for problem in problems:
-        print(f"DAMAGED {problem.path}: {problem.reason}")
-    print(f"checked {len(records)} recorded artifacts under {', '.join(map(str, args.roots))}: "
-          f"{len(problems)} cannot be trusted")
-    if problems and args.repair:
-        print(f"moved them to {args.roots[0] / QUARANTINE_DIR}/; run `make report` (or snakemake) "
-              "to rebuild them and everything made from them")
-    elif problems:
-        print("run `make verify-repair` to move them aside, then `make report` to rebuild them")
-    return 1 if problems else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

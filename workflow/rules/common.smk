@@ -1,4 +1,5 @@
 # Config validation, wildcard constraints and input functions. No rules here.
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,13 @@ from cnnlab.artifacts import (  # noqa: E402
     run_outputs,
 )
 from cnnlab.config import ConfigError, load_schema, validate_config  # noqa: E402
-from cnnlab.datasets import DATASETS, split_dataset_name, subset_epochs  # noqa: E402
+from cnnlab.datasets import (  # noqa: E402
+    DATASETS, DataError, data_search_path, split_dataset_name, subset_dataset_name, subset_epochs,
+)
+from cnnlab.datasets.sources import (  # noqa: E402
+    check_env_search_path, check_no_downgrade, planned_source,
+)
+from cnnlab.io import ArtifactReadError, read_json  # noqa: E402
 from cnnlab.hardware import nvidia_gpu_count  # noqa: E402
 from cnnlab.models import list_models, model_spec  # noqa: E402
 
@@ -42,6 +49,64 @@ config.update(_validated)
 
 
 BASE_DATASET = "|".join(DATASETS)
+
+
+def used_base_datasets():
+    """Every published dataset the run trains or compares on."""
+    return list(dict.fromkeys([*config["datasets"], *config["compare"]["datasets"]]))
+
+
+def prepared_record(dataset):
+    """The record of the prepared dataset already under results/, or None."""
+    path = Path(data_file("record", dataset))
+    try:
+        return read_json(path) if path.is_file() else None
+    except ArtifactReadError:
+        return None  # a damaged record is rebuilt like a missing one
+
+
+def _data_search_path():
+    env_value = os.environ.get("CNNLAB_DATA_PATH")
+    check_env_search_path(env_value, Path.cwd())
+    return data_search_path(Path.cwd(), env_value, config["data"]["search_path"])
+
+
+_DATA_SOURCES = {}
+
+
+def data_source(dataset):
+    """The source prepare_data will try first for ``dataset`` (checked: never a downgrade)."""
+    if dataset not in _DATA_SOURCES:
+        previous = prepared_record(dataset)
+        plan = planned_source(dataset, DATA_SEARCH_PATH, allow_download=config["data"]["download"],
+                              previous=previous)
+        prepared = [data_file("data", dataset), data_file("record", dataset)]
+        check_no_downgrade(dataset, plan, previous, DATA_SEARCH_PATH, prepared)
+        _DATA_SOURCES[dataset] = plan
+    return _DATA_SOURCES[dataset]
+
+
+def planned_data_source(wildcards):
+    """A param of prepare_data: data found after a run on the offline sample replaces it."""
+    return data_source(wildcards.dataset)
+
+
+def announce_sample_data():
+    """Repeat in the terminal, at the end of the run, every dataset that is the offline sample."""
+    for dataset in used_base_datasets():
+        record = prepared_record(dataset)
+        if record and record.get("is_sample"):
+            print(f"\ncnnlab: {dataset}: {record['source'].get('notice')}\n", file=sys.stderr)
+
+
+# Checked before any job runs: a missing folder on CNNLAB_DATA_PATH, or data prepared from a
+# copy that is gone, stops here rather than quietly switching the run to other data.
+try:
+    DATA_SEARCH_PATH = _data_search_path()
+    for _dataset in used_base_datasets():
+        data_source(_dataset)
+except DataError as error:
+    raise WorkflowError(str(error)) from None
 
 
 # A dataset is a published one or one derived from it for the comparison experiments:
@@ -103,7 +168,7 @@ def kept_artifacts(wildcards):
 
 def report_records(wildcards):
     """Run records the report reads besides the figures and tables (checked like any input)."""
-    records = [data_file("record", dataset) for dataset in config["datasets"]]
+    records = [data_file("record", dataset) for dataset in used_base_datasets()]
     for dataset, arch in run_pairs():
         records += [run_file(TRAIN.record, dataset, arch), run_file(TRAIN.history, dataset, arch)]
     return records
@@ -129,11 +194,6 @@ def derivation_seed(wildcards):
     if wildcards.derivation == "permuted":
         return config["compare"]["permutation"]["seed"]
     return config["seed"]
-
-
-def subset_name(dataset, fraction):
-    """The derived dataset of a training fraction (the full dataset for 1.0)."""
-    return dataset if fraction >= 1 else f"{dataset}_subset_{fraction:g}"
 
 
 def runs_of(dataset, archs, name):
@@ -172,7 +232,7 @@ def data_efficiency_runs(dataset):
     """(arch, fraction, dataset name) of every data-efficiency run."""
     settings = config["compare"]["data_efficiency"]
     return [
-        (arch, fraction, subset_name(dataset, fraction))
+        (arch, fraction, subset_dataset_name(dataset, fraction))
         for arch in settings["architectures"]
         for fraction in sorted(settings["fractions"])
     ]
@@ -193,6 +253,47 @@ def compare_dynamics_inputs(wildcards):
 def data_efficiency_labels(wildcards):
     """(arch, fraction) of each run, in the order of the rule's inputs."""
     return [[arch, fraction] for arch, fraction, _ in data_efficiency_runs(wildcards.dataset)]
+
+
+
+def job_benchmarks(wildcards):
+    """The benchmark file of every job the config implies, for the report's run-time table.
+
+    Read from each rule's own `benchmark:` pattern, expanded over the runs the config asks for:
+    results/benchmarks/ also keeps the timings of architectures since removed from the config
+    and of earlier renders of the report (its own job writes its file only after it ends), and
+    neither belongs to this run. The report shows those of the listed files that exist.
+    """
+    compare = config["compare"]
+    runs = [*every_training_run(),
+            *[(dataset, arch) for dataset in compare["datasets"] for arch in compare["architectures"]]]
+    runs = list(dict.fromkeys(runs))
+    paths = []
+    for dataset in dict.fromkeys(dataset for dataset, _ in runs):
+        base, derivation, _ = split_dataset_name(dataset)
+        paths.append(benchmark_of(rules.prepare_data, dataset=base))
+        if derivation is not None:
+            paths.append(benchmark_of(rules.derive_dataset, base=base,
+                                      derivation=dataset[len(base) + 1:]))
+    for dataset, arch in runs:
+        paths += [benchmark_of(rules.train, dataset=dataset, arch=arch),
+                  benchmark_of(rules.evaluate, dataset=dataset, arch=arch)]
+    # The inspection rules whose outputs `all` asks for, by the file that shows each applies.
+    inspections = [(FEATURE_MAPS.maps, rules.extract_feature_maps),
+                   (SPARSITY.csv, rules.measure_sparsity),
+                   (RECEPTIVE_FIELD.csv, rules.receptive_fields)]
+    for dataset, arch in run_pairs():
+        made = arch_outputs(arch)
+        paths += [benchmark_of(rule, dataset=dataset, arch=arch)
+                  for output, rule in inspections if output in made]
+    paths += [benchmark_of(rules.compare_translation, dataset=dataset)
+              for dataset in compare["datasets"]]
+    return list(dict.fromkeys(paths))
+
+
+def benchmark_of(rule, **wildcards):
+    """A rule's benchmark file for the given wildcard values."""
+    return str(rule.benchmark).format(**wildcards)
 
 
 # Heavy jobs (training, evaluation, passes over the test set) claim every core Snakemake was

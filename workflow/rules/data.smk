@@ -5,6 +5,8 @@ rule prepare_data:
         data=data_file("data"),
         record=data_file("record"),
     params:
+        # Not read by the step: it makes the rule rerun when a different source would be used.
+        source=planned_data_source,
         search_path=config["data"]["search_path"],
         download=config["data"]["download"],
         verify_checksums=config["data"]["verify_checksums"],
@@ -39,3 +41,7 @@ rule derive_dataset:
         "results/benchmarks/data/{base}_{derivation}.tsv"
     script:
         "../../scripts/derive_dataset.py"
+
+
+onsuccess:
+    announce_sample_data()

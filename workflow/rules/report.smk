@@ -11,6 +11,7 @@ rule render_report:
         config=config,
         runs=run_pairs(),
         compare_datasets=config["compare"]["datasets"],
+        benchmarks=job_benchmarks,
     log:
         "results/logs/render_report.log",
     benchmark:

@@ -7,7 +7,9 @@ from cnnlab.datasets.catalog import (
     DataError,
     DatasetInfo,
     dataset_info,
+    fraction_text,
     split_dataset_name,
+    subset_dataset_name,
 )
 from cnnlab.datasets.derived import permuted_dataset, subset_dataset, subset_epochs
 from cnnlab.datasets.formats import RawDataset, Split, load_folder, parse_idx
@@ -25,5 +27,6 @@ __all__ = [
     "DATASETS", "SAMPLE_NOTICE", "DataError", "DatasetInfo", "PreparedData", "RawDataset", "Split",
     "acquire_dataset", "balanced_subset", "channel_stats", "data_search_path", "dataset_info",
     "load_folder", "load_prepared", "locate_dataset", "parse_idx", "permuted_dataset",
-    "prepare_dataset", "save_prepared", "split_dataset_name", "subset_dataset", "subset_epochs",
+    "prepare_dataset", "save_prepared", "split_dataset_name", "subset_dataset", "subset_dataset_name",
+    "subset_epochs", "fraction_text",
 ]

@@ -4,6 +4,7 @@ names of the datasets derived from them. Plain data: importing it costs nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Mapping
 
 
@@ -95,6 +96,19 @@ PERMUTED_SUFFIX = "_permuted"
 
 
 SUBSET_INFIX = "_subset_"
+
+
+def fraction_text(fraction: float) -> str:
+    """``fraction`` as it appears in a dataset name: positional, never exponent notation, and
+    the shortest text that reads back as the same float (so names round-trip and never collide).
+    """
+    # repr is the shortest round-tripping text; Decimal rewrites its exponent form positionally.
+    return format(Decimal(repr(float(fraction))), "f")
+
+
+def subset_dataset_name(base: str, fraction: float) -> str:
+    """The dataset of a training fraction: ``<base>_subset_<fraction>``, or ``base`` for 1.0."""
+    return base if fraction >= 1 else f"{base}{SUBSET_INFIX}{fraction_text(fraction)}"
 
 
 def split_dataset_name(name: str) -> tuple[str, str | None, float | None]:

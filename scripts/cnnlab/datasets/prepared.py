@@ -3,6 +3,7 @@ statistics, and the .npz + .json pair every later step loads."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,13 +79,30 @@ def prepare_dataset(
     return arrays, record
 
 
+def arrays_sha256(arrays: Mapping[str, np.ndarray]) -> str:
+    """A digest of the arrays' names, types, shapes and values: what the data is, not where it
+    came from (the .npz bytes themselves carry a time stamp, so they cannot serve)."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def save_prepared(arrays: Mapping[str, np.ndarray], record: Mapping[str, object],
-                  npz_path: Path, json_path: Path) -> None:
-    """Write the arrays (uncompressed .npz, fast to load) and the JSON provenance record."""
+                  npz_path: Path, json_path: Path) -> dict[str, object]:
+    """Write the arrays (uncompressed .npz, fast to load) and the JSON provenance record.
+
+    The record as written gains ``content_sha256`` (:func:`arrays_sha256`), by which training
+    runs are keyed, so a moved project or a longer search path finds its finished runs again.
+    """
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
+    written = {**record, "content_sha256": arrays_sha256(arrays)}
     atomic_write_bytes(npz_path, buffer.getvalue())
-    write_json(json_path, record)
+    write_json(json_path, written)
+    return written
 
 
 @dataclass

@@ -7,7 +7,7 @@ import io
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -56,6 +56,83 @@ def data_search_path(
         if path not in resolved:
             resolved.append(path)
     return resolved
+
+
+def missing_env_folders(env_value: str | None, project_dir: Path | str) -> list[Path]:
+    """Folders named on ``CNNLAB_DATA_PATH`` (``env_value``) that do not exist."""
+    missing = []
+    for raw in (env_value or "").split(os.pathsep):
+        if raw.strip():
+            path = Path(raw.strip()).expanduser()
+            path = path if path.is_absolute() else Path(project_dir) / path
+            if not path.is_dir():
+                missing.append(path)
+    return missing
+
+
+def check_env_search_path(env_value: str | None, project_dir: Path | str) -> None:
+    """Raise :class:`DataError` when ``CNNLAB_DATA_PATH`` names a folder that does not exist.
+
+    A mistyped folder would otherwise go unnoticed until the run had quietly fallen back to
+    another copy, or to the offline sample.
+    """
+    missing = missing_env_folders(env_value, project_dir)
+    if missing:
+        raise DataError(
+            f"CNNLAB_DATA_PATH names {len(missing)} folder(s) that do not exist: "
+            f"{', '.join(map(str, missing))}. Correct the variable or remove those entries "
+            f"(data/raw, data.search_path and {SYSTEM_DATA_DIR} are searched as well); nothing "
+            f"was run"
+        )
+
+
+# What prepare_data will try first, as far as can be told before it runs (see planned_source).
+LOCAL, DOWNLOAD, FALLBACK = "local", "download", "fallback"
+
+
+def planned_source(name: str, search_path: Sequence[Path], *, allow_download: bool,
+                   previous: Mapping[str, object] | None) -> str:
+    """The source prepare_data will use first for base dataset ``name``: local, download or fallback.
+
+    A parameter of the rule, so that it reruns exactly when this changes: a copy found after a
+    run on the offline sample replaces the sample. A copy that an earlier run downloaded into
+    the search path keeps the value that run had, so a finished download rebuilds nothing.
+    ``previous`` is the record of the prepared data already there, if any.
+    """
+    previous_kind = _previous_kind(previous)
+    if locate_dataset(name, search_path) is not None and previous_kind != DOWNLOAD:
+        return LOCAL
+    if allow_download or previous_kind == DOWNLOAD:
+        return DOWNLOAD
+    return FALLBACK
+
+
+def _previous_kind(previous: Mapping[str, object] | None) -> str | None:
+    source = previous.get("source") if previous else None
+    return source.get("kind") if isinstance(source, Mapping) else None
+
+
+def check_no_downgrade(name: str, planned: str, previous: Mapping[str, object] | None,
+                       search_path: Sequence[Path], prepared_files: Sequence[str]) -> None:
+    """Raise :class:`DataError` rather than let a real dataset be replaced by a lesser source.
+
+    Data prepared from a local copy that is no longer on the search path would be prepared
+    again from a download or, offline, from the 5,000-digit sample, and every model retrained
+    on it. The message names the folder that used to hold the copy, and the prepared files
+    (``prepared_files``) to delete to prepare it from another source on purpose.
+    """
+    kind = _previous_kind(previous)
+    if kind not in (LOCAL, DOWNLOAD) or planned == LOCAL or (kind == DOWNLOAD and planned == DOWNLOAD):
+        return
+    source = previous["source"]  # type: ignore[index]
+    folder = source.get("folder")  # type: ignore[union-attr]
+    searched = ", ".join(map(str, search_path))
+    raise DataError(
+        f"{name} was prepared from a copy in {folder}, which is not on the search path any more "
+        f"(searched: {searched}). Put that folder (or another copy) back on CNNLAB_DATA_PATH or "
+        f"data.search_path. To prepare {name} from another source anyway, delete "
+        f"{' and '.join(prepared_files)} first. Nothing was run"
+    )
 
 
 def _candidate_folders(info: DatasetInfo, root: Path) -> Iterable[Path]:

@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 
+from cnnlab.io import atomic_target
+
 DPI = 150
 # Pinned so that a user's matplotlibrc cannot change what the report shows; mathtext stays on
 # (log-axis tick labels are mathtext), and data labels are escaped with `literal` instead.
@@ -53,9 +55,13 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
 
 
 def save(fig: Figure, path: Path | str) -> Figure:
-    """Write ``fig`` as PNG (no software stamp, so the bytes depend on the content only)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    """Write ``fig`` as PNG (no software stamp, so the bytes depend on the content only).
+
+    Through :func:`cnnlab.io.atomic_target`, so a full disk leaves the old figure, not half a PNG.
+    """
+    with atomic_target(path) as temporary:
+        fig.savefig(temporary, format="png", dpi=DPI, bbox_inches="tight",
+                    metadata={"Software": None})
     return fig
 
 

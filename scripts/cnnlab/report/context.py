@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -11,7 +10,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import yaml
 
 from cnnlab import artifacts as names
-from cnnlab.io import read_csv, read_json, typed_rows
+from cnnlab import manifest
+from cnnlab.io import atomic_copy, read_csv, read_json, typed_rows
 from cnnlab.models import model_spec
 
 # What the templates call each figure and table, and the artifact it is read from.
@@ -36,11 +36,16 @@ class ReportError(RuntimeError):
 
 
 class Figures:
-    """Copies figures into the report folder and hands out their relative links."""
+    """Copies figures into the report folder and hands out their relative links.
 
-    def __init__(self, results: Path, report_dir: Path) -> None:
+    Each copy is recorded as soon as it is made (:func:`cnnlab.manifest.recording`), so an
+    interrupted report leaves no copied figure without a record, however far it got.
+    """
+
+    def __init__(self, results: Path, report_dir: Path, step: str = "render_report") -> None:
         self.results = results
         self.report_dir = report_dir
+        self.step = step
         self.copied: list[Path] = []
 
     def __call__(self, relative: str) -> str:
@@ -48,19 +53,31 @@ class Figures:
         if not source.is_file():
             raise ReportError(f"missing figure {source}: rerun the rule that draws it")
         target = self.report_dir / names.REPORT_FILES.figures / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        with manifest.recording([target], self.step):
+            atomic_copy(source, target)
         self.copied.append(target)
         return f"{names.REPORT_FILES.figures}/{relative}"
 
 
-def _benchmarks(results: Path) -> list[dict[str, Any]]:
+def read_benchmarks(results: Path, paths: Iterable[Path | str]) -> list[dict[str, Any]]:
+    """The run-time table: one row for each of ``paths`` (Snakemake benchmark files) that exists.
+
+    ``paths`` are the benchmark files of the jobs the config implies (``job_benchmarks`` in
+    workflow/rules/common.smk), not whatever lies under results/benchmarks/: that folder
+    keeps the timings of removed architectures and earlier renders. A job that has not run yet
+    has no file and no row.
+    """
     rows = []
     folder = results / names.BENCHMARKS
-    for path in sorted(folder.rglob("*.tsv")):
+    for path in map(Path, paths):
+        if not path.is_file():
+            continue
         table = typed_rows(read_csv(path, delimiter="\t"))
         if table:
-            parts = path.relative_to(folder).with_suffix("").parts
+            try:
+                parts = path.resolve().relative_to(folder.resolve()).with_suffix("").parts
+            except ValueError:  # a benchmark kept elsewhere: named by its path
+                parts = path.with_suffix("").parts
             rows.append({"job": " / ".join(parts), "seconds": float(table[0]["s"]),
                          "max_rss_mb": table[0].get("max_rss", 0)})
     return rows
@@ -132,13 +149,28 @@ def collect_context(
     config: Mapping[str, Any],
     runs: Sequence[tuple[str, str]],
     compare_datasets: Iterable[str],
+    benchmarks: Iterable[Path | str],
 ) -> tuple[dict[str, Any], Figures]:
-    """Everything the templates show, read from the artifacts under ``results``."""
+    """Everything the templates show, read from the artifacts under ``results``.
+
+    ``benchmarks`` are the benchmark files of this run's jobs (:func:`read_benchmarks`).
+    """
     figures = Figures(results, report_dir)
-    datasets: dict[str, Any] = {}
-    for dataset in dict.fromkeys(d for d, _ in runs):
-        record = read_json(results / "data" / f"{dataset}{names.DATA.record}")
-        datasets[dataset] = {"name": dataset, "record": record, "models": []}
+    compare_datasets = list(compare_datasets)
+    trained = list(dict.fromkeys(d for d, _ in runs))
+    # Provenance and sample notices cover every dataset the report draws on, the compared ones
+    # included, even where no model of the report's own list was trained on it.
+    data_sources = [
+        {"name": dataset, "record": read_json(results / "data" / f"{dataset}{names.DATA.record}"),
+         "used_for": " and ".join(use for use, among in (("training", trained),
+                                                         ("comparison", compare_datasets))
+                                  if dataset in among)}
+        for dataset in dict.fromkeys([*trained, *compare_datasets])
+    ]
+    records = {source["name"]: source["record"] for source in data_sources}
+    datasets: dict[str, Any] = {
+        dataset: {"name": dataset, "record": records[dataset], "models": []} for dataset in trained
+    }
     summary = []
     latest = 0.0
     runtime: dict[str, Any] = {}
@@ -200,7 +232,7 @@ def collect_context(
     for dataset, entry in datasets.items():
         entry["findings"] = findings([r for r in summary if r["dataset"] == dataset],
                                      compare.get(dataset))
-    benchmarks = _benchmarks(results)
+    benchmarks = read_benchmarks(results, benchmarks)
     run_date = dt.datetime.fromtimestamp(latest, tz=dt.timezone.utc) if latest else None
     context = {
         "title": config["title"],
@@ -209,8 +241,9 @@ def collect_context(
         "datasets": datasets,
         "summary": summary,
         "compare": compare,
-        "sample_notices": [d["record"]["source"].get("notice") for d in datasets.values()
-                           if d["record"].get("is_sample")],
+        "data_sources": data_sources,
+        "sample_notices": [{"dataset": d["name"], "notice": d["record"]["source"].get("notice")}
+                           for d in data_sources if d["record"].get("is_sample")],
         "runtime": runtime,
         "seed": config["seed"],
         "config_yaml": yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None),

@@ -13,7 +13,7 @@ from urllib.request import url2pathname
 
 import jinja2
 
-from cnnlab.io import atomic_write_text
+from cnnlab.io import atomic_write_bytes, atomic_write_text
 from cnnlab.report.context import percent
 
 
@@ -78,7 +78,8 @@ def render_pdf(html_path: Path, pdf_path: Path, allowed: Sequence[Path], epoch: 
     stamp = dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     document.metadata.created = document.metadata.modified = stamp
     with source_date_epoch(epoch):
-        document.write_pdf(str(pdf_path), uncompressed_pdf=False)
+        content = document.write_pdf(uncompressed_pdf=False)
+    atomic_write_bytes(pdf_path, content)
 
 
 @contextlib.contextmanager

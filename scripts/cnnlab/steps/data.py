@@ -44,7 +44,7 @@ def prepare_data(
     )
     record["checksums_verified"] = verify_checksums
     record["seconds"] = time.perf_counter() - started
-    datasets.save_prepared(arrays, record, Path(npz_path), Path(record_path))
+    record = datasets.save_prepared(arrays, record, Path(npz_path), Path(record_path))
     log.info("wrote %s: %d train, %d test images; mean %s std %s", npz_path,
              record["train_size"], record["test_size"], record["normalization"]["mean"],
              record["normalization"]["std"])
@@ -70,6 +70,6 @@ def derive_dataset(*, name: str, npz_path: Path | str, record_path: Path | str, 
         raise ValueError(f"{name!r} names no derived dataset (expected <base>_permuted or "
                          f"<base>_subset_<fraction in (0, 1]>)")
     record["dataset"] = name
-    datasets.save_prepared(arrays, record, Path(out_npz), Path(out_record))
+    record = datasets.save_prepared(arrays, record, Path(out_npz), Path(out_record))
     log.info("wrote %s: %s, %d training images", name, record["derived"], record["train_size"])
     return record

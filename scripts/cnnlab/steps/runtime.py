@@ -94,7 +94,9 @@ def checked_step(log_path: Path | str, inputs: Iterable[str], outputs: Iterable[
     The step also stops by itself if the Snakemake process that started it dies.
 
     Inputs under ``artifact_root`` must match the SHA-256 records their steps wrote; the
-    outputs get records only once the block has finished without error.
+    outputs' records are marked pending before the block runs and written once it has finished
+    without error (:func:`cnnlab.manifest.recording`), so an interrupted step leaves no stale
+    record that would call its new outputs damaged.
     """
     inputs, outputs = list(inputs), list(outputs)
     with logging_to(log_path):
@@ -103,7 +105,17 @@ def checked_step(log_path: Path | str, inputs: Iterable[str], outputs: Iterable[
         if supervisor is not None:
             exit_when_gone(supervisor)
         manifest.verify_inputs(inputs, artifact_root)
-        yield
-        for output in outputs:
-            manifest.record_artifact(output, step)
+        with manifest.recording(outputs, step):
+            yield
         log.info("%s finished: %d outputs recorded", step, len(outputs))
+
+
+def tell_terminal(message: str) -> None:
+    """Show ``message`` where the person running Snakemake looks, as well as in the rule's log.
+
+    :func:`logging_to` sends a step's output to its log file; the process's own stderr is
+    still the one Snakemake shows in the terminal (or a cluster job's output file).
+    """
+    log.info(message)
+    if sys.__stderr__ is not None:  # None under pythonw and some embedders
+        print(message, file=sys.__stderr__, flush=True)

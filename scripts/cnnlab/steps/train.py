@@ -15,6 +15,7 @@ from cnnlab import datasets, device, kept_runs, training
 from cnnlab.artifacts import TRAIN
 from cnnlab.io import read_json, write_json
 from cnnlab.models import count_parameters, create_model, model_spec
+from cnnlab.steps.runtime import tell_terminal
 
 log = logging.getLogger("cnnlab")
 
@@ -47,8 +48,14 @@ def train_model(
     train_record_path: Path | str,
     eval_batch_size: int = 1000,
     device_preference: str = "auto",
+    retrain: bool = False,
 ) -> dict[str, Any]:
-    """Train ``arch`` on the prepared ``dataset`` and write weights, history and run record."""
+    """Train ``arch`` on the prepared ``dataset`` and write weights, history and run record.
+
+    A finished run kept under the same run id is restored instead, and the terminal says so
+    (``--forcerun`` alone reruns the job, not the training); ``retrain`` (``CNNLAB_RETRAIN=1``
+    for the train rule's adapter) trains again regardless and replaces the kept copy.
+    """
     device.use_threads(threads)
     recipe = training.TrainSettings.from_mapping(settings)
     run_id = kept_runs.run_identity(arch=arch, dataset=dataset, seed=seed,
@@ -58,8 +65,15 @@ def train_model(
     kept = Path(kept_runs_dir) / run_id[:16]
     outputs = {TRAIN.model: Path(model_path), TRAIN.history: Path(history_path),
                TRAIN.record: Path(train_record_path)}
-    restored = kept_runs.restore_kept_run(kept, outputs)
-    if restored is not None:
+    if retrain:
+        tell_terminal(f"{dataset}/{arch}: training again although a finished run may be kept "
+                      f"in {kept}, as {kept_runs.RETRAIN_VARIABLE} asks")
+    elif (restored := kept_runs.restore_kept_run(kept, outputs)) is not None:
+        tell_terminal(
+            f"{dataset}/{arch}: restored the finished run {run_id[:16]} from {kept} instead of "
+            "training (same settings, seed, data and code). To train it again for real: "
+            f"{kept_runs.RETRAIN_VARIABLE}=1 snakemake --forcerun {model_path} (README, "
+            "'Interruptions, failed runs and damaged files').")
         return restored  # before the images are loaded: restoring costs only the copies
     data = datasets.load_prepared(npz_path, record_path)
     target = device.select_device(device_preference)
