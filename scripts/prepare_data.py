@@ -17,6 +17,7 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         verify_checksums=snakemake.params.verify_checksums,
         train_limit=snakemake.params.train_limit,
         test_limit=snakemake.params.test_limit,
+        validation_size=snakemake.params.validation_size,
         seed=snakemake.params.seed,
         npz_path=snakemake.output.data,
         record_path=snakemake.output.record,

@@ -159,7 +159,7 @@ BAD_CONFIGS = [
     ({"training": {"digitcnn": {"lr": "1e-3"}}}, ["'training.digitcnn.lr': '1e-3' is not of type 'number'", "YAML reads '1e-3' as text, not a number: write 0.001"]),
     ({"training": {"digitcnn": {"epochs": "3"}}}, ["'training.digitcnn.epochs'", "write 3"]),
     # Subsets with no image of some class, and two fractions naming one subset.
-    ({"compare": {"data_efficiency": {"fractions": [1e-05, 0.5, 1.0]}}}, ["'compare.data_efficiency.fractions[0]': 1e-05 of mnist's 60000 training images is 1, fewer than one per class (10 classes)", "at least 0.00016"]),
+    ({"compare": {"data_efficiency": {"fractions": [1e-05, 0.5, 1.0]}}}, ["'compare.data_efficiency.fractions[0]': 1e-05 of mnist's 55000 training images is 1, fewer than one per class (10 classes)", "at least 0.00018"]),
     ({"data": {"train_limit": 300}, "compare": {"data_efficiency": {"fractions": [0.02, 1.0]}}}, ["'compare.data_efficiency.fractions[0]': 0.02 of mnist's 300 training images is 6", "at least 0.032"]),
     ({"compare": {"data_efficiency": {"fractions": [0.5, 0.5]}}}, ["'compare.data_efficiency.fractions[1]': 0.5 names the same training subset (mnist_subset_0.5) as compare.data_efficiency.fractions[0]"]),
     ({"compare": {"data_efficiency": {"fractions": [1, 1.0]}}}, ["'compare.data_efficiency.fractions[1]': 1.0 names the same training subset (mnist)"]),
@@ -196,7 +196,7 @@ def test_configured_data_folders_must_exist(tmp_path: Path) -> None:
 
 def test_edge_values_pass() -> None:
     config = check({"seed": 2**32 - 1, "compare": {"permutation": {"seed": 0},
-                                                 "data_efficiency": {"fractions": [0.00017, 0.3, 0.30000001, 1.0]}},
+                                                 "data_efficiency": {"fractions": [0.00019, 0.3, 0.30000001, 1.0]}},
                     "title": "Свёрточные сети: αβγ — “what they learn” ≤ 5 € → 2026"})
     assert config["seed"] == 2**32 - 1
 
@@ -278,3 +278,14 @@ def test_the_title_scripts_are_the_ones_the_installed_font_draws() -> None:
         assert "DejaVuSans" in file, f"fontconfig gives {file} for {style}"
         missing = wanted - set(TTFont(file)["cmap"].getBestCmap())
         assert not missing, f"{style} lacks {sorted(hex(c) for c in missing)[:10]}"
+
+
+def test_the_validation_split_must_leave_training_images() -> None:
+    assert check({})["data"]["validation_size"] == "auto"
+    assert check({"data": {"validation_size": 0}})["data"]["validation_size"] == 0
+    with pytest.raises(ConfigError, match=r"'data.validation_size': 60000 images cannot be held out "
+                                          r"of mnist's 60,000 training images"):
+        check({"data": {"validation_size": 60000}})
+    for bad in (-1, "lots", 0.5):
+        with pytest.raises(ConfigError, match="data.validation_size"):
+            check({"data": {"validation_size": bad}})

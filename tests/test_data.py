@@ -270,3 +270,46 @@ def test_damaged_prepared_artifact_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "p.npz").write_bytes(b"garbage")
     with pytest.raises(d.DataError, match="prepared dataset is unreadable.*rerun prepare_data"):
         d.load_prepared(tmp_path / "p.npz", tmp_path / "p.json")
+
+
+def _numbered_raw(n_train: int = 1200, n_test: int = 100) -> d.RawDataset:
+    """Every training image unique (its index written into its first pixels), so overlaps show."""
+    images = np.zeros((n_train, 1, 28, 28), dtype=np.uint8)
+    images[:, 0, 0, 0], images[:, 0, 0, 1] = np.arange(n_train) % 256, np.arange(n_train) // 256
+    labels = np.random.default_rng(5).integers(0, 10, n_train)
+    test = d.Split(np.full((n_test, 1, 28, 28), 255, dtype=np.uint8), np.arange(n_test) % 10)
+    return d.RawDataset("mnist", d.Split(images, labels), test, tuple(map(str, range(10))), {"kind": "local"})
+
+
+def _keys(images: np.ndarray) -> set[int]:
+    return set((images[:, 0, 0, 0].astype(int) + 256 * images[:, 0, 0, 1].astype(int)).tolist())
+
+
+def test_the_validation_split_is_stratified_seeded_and_disjoint() -> None:
+    raw = _numbered_raw()
+    arrays, record = d.prepare_dataset(raw, train_limit=None, test_limit=None, seed=0,
+                                       validation_size="auto")
+    assert record["validation_size"] == 1200 // 12 == len(arrays["validation_labels"])
+    counts = np.bincount(arrays["validation_labels"], minlength=10)
+    assert counts.max() - counts.min() <= 1
+    train, held_out = _keys(arrays["train_images"]), _keys(arrays["validation_images"])
+    assert not train & held_out and len(train | held_out) == 1200
+    assert not held_out & _keys(arrays["test_images"])  # the test images are all 255
+    # The statistics come from the training images alone.
+    assert record["normalization"]["mean"] == d.channel_stats(arrays["train_images"])[0]
+    # Seeded: the same split again; a limit on training images leaves the validation split alone.
+    again, _ = d.prepare_dataset(raw, train_limit=300, test_limit=None, seed=0, validation_size="auto")
+    assert np.array_equal(again["validation_images"], arrays["validation_images"])
+    assert len(again["train_labels"]) == 300 and not _keys(again["train_images"]) & held_out
+    other, _ = d.prepare_dataset(raw, train_limit=None, test_limit=None, seed=1, validation_size="auto")
+    assert not np.array_equal(other["validation_images"], arrays["validation_images"])
+
+
+def test_no_validation_split_and_an_impossible_one() -> None:
+    raw = _numbered_raw(120)
+    arrays, record = d.prepare_dataset(raw, train_limit=None, test_limit=None, seed=0,
+                                       validation_size=0)
+    assert "validation_images" not in arrays and record["validation_size"] == 0
+    assert len(arrays["train_labels"]) == 120
+    with pytest.raises(d.DataError, match="data.validation_size is 120 but the training split holds 120"):
+        d.prepare_dataset(raw, train_limit=None, test_limit=None, seed=0, validation_size=120)

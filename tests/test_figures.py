@@ -34,8 +34,8 @@ COST_ROWS = [
 
 
 def history(epochs: int = 3) -> list[dict[str, str]]:
-    return [{"epoch": str(e), "train_loss": str(1 / e), "test_loss": str(1.1 / e),
-             "train_acc": str(1 - 0.1 / e), "test_acc": str(1 - 0.12 / e)} for e in range(1, epochs + 1)]
+    return [{"epoch": str(e), "train_loss": str(1 / e), "val_loss": str(1.1 / e),
+             "train_acc": str(1 - 0.1 / e), "val_acc": str(1 - 0.12 / e)} for e in range(1, epochs + 1)]
 
 
 SAMPLES: dict[str, dict[str, Any]] = {

@@ -28,7 +28,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_idx_dataset(root / "source" / "MNIST" / "raw", n_train=60, n_test=30)
     data.prepare_data("mnist", project_dir=root, env_data_path=str(root / "source"),
                       search_path=[], download=False, verify_checksums=False, train_limit=None,
-                      test_limit=None, seed=0, npz_path=root / "mnist.npz",
+                      test_limit=None, validation_size=20, seed=0, npz_path=root / "mnist.npz",
                       record_path=root / "mnist.json")
     data.derive_dataset(name="mnist_permuted", npz_path=root / "mnist.npz",
                         record_path=root / "mnist.json", seed=1, out_npz=root / "perm.npz",
@@ -63,7 +63,7 @@ def train_run(root: Path, dataset: str, arch: str, npz: str, record: str) -> dic
 
 def test_prepared_and_derived_data(runs: Path) -> None:
     record, permuted = read_json(runs / "mnist.json"), read_json(runs / "perm.json")
-    assert (record["train_size"], record["test_size"]) == (60, 30)
+    assert (record["train_size"], record["validation_size"], record["test_size"]) == (40, 20, 30)
     assert record["source"]["folder"].endswith("MNIST/raw") and not record["is_sample"]
     assert permuted["dataset"] == "mnist_permuted"
     assert permuted["derived"] == {"kind": "pixel_permutation", "from": "mnist", "seed": 1}
@@ -79,7 +79,8 @@ def test_training_records_and_the_kept_run(runs: Path) -> None:
     history = read_csv(run / artifacts.TRAIN.history)
     assert [int(r["epoch"]) for r in history] == [1, 2]
     assert record["parameters"] == record["declared_parameters"] == 206_922
-    assert record["final_test_accuracy"] == float(history[-1]["test_acc"])
+    assert record["final_validation_accuracy"] == float(history[-1]["val_acc"])
+    assert record["validation_size"] == 20 and record["train_size"] == 40
     kept = runs / "runs" / "mnist" / "digitcnn" / record["run_id"][:16]
     assert sorted(p.name for p in kept.iterdir() if not p.name.startswith(".")) == sorted(artifacts.TRAIN)
     before = (run / artifacts.TRAIN.model).read_bytes()
@@ -128,12 +129,21 @@ def test_the_retrain_variable_names_its_values() -> None:
         kept_runs.retrain_requested({"CNNLAB_RETRAIN": "maybe"})
 
 
-def test_evaluation_agrees_with_the_last_epoch(runs: Path) -> None:
+def test_evaluation_scores_the_final_model_on_the_test_split(runs: Path) -> None:
+    import torch
+
+    with np.load(runs / "mnist.npz") as arrays:
+        images, labels = arrays["test_images"], arrays["test_labels"]
+    norm = read_json(runs / "mnist.json")["normalization"]
+    x = (torch.from_numpy(images).float() / 255 - norm["mean"][0]) / norm["std"][0]
     for arch in ARCHS:
         run = runs / "mnist" / arch
         metrics = read_json(run / artifacts.EVALUATE.metrics)
-        history = read_csv(run / artifacts.TRAIN.history)
-        assert metrics["test_accuracy"] == pytest.approx(float(history[-1]["test_acc"]), abs=1e-6)  # float32 mean
+        model = create_model(arch)
+        model.load_state_dict(torch.load(run / artifacts.TRAIN.model, weights_only=True))
+        with torch.no_grad():
+            direct = (model.eval()(x).argmax(1).numpy() == labels).mean()
+        assert metrics["test_accuracy"] == pytest.approx(direct, abs=1e-6)
         assert np.asarray(metrics["confusion_matrix"]).sum() == metrics["test_size"] == 30
         assert metrics["errors"] == round(30 * (1 - metrics["test_accuracy"]))
         for name in artifacts.EVALUATE[1:]:

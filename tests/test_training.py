@@ -21,8 +21,8 @@ def tiny_data(n: int = 256, seed: int = 0) -> PreparedData:
     images[labels == 0, :, :, :14] += 150
     images[labels == 1, :, :, 14:] += 150
     split = Split(images, labels.astype(np.int64))
-    return PreparedData(split, Split(images[:64], split.labels[:64]), ["left", "right"],
-                        [0.3], [0.3], {})
+    held_out = Split(images[:64], split.labels[:64])
+    return PreparedData(split, held_out, ["left", "right"], [0.3], [0.3], {}, validation=held_out)
 
 
 def train(arch: str = "digitcnn", epochs: int = 2, checkpoint: Path | None = None,
@@ -35,6 +35,23 @@ def train(arch: str = "digitcnn", epochs: int = 2, checkpoint: Path | None = Non
     return model, result
 
 
+def test_the_test_split_is_never_scored_while_training() -> None:
+    class Untouchable(Split):
+        def __getattribute__(self, name: str):  # any read of the test split fails the test
+            raise AssertionError(f"fit read the test split ({name})")
+
+    data = tiny_data()
+    data.test = Untouchable(data.test.images, data.test.labels)
+    result = t.fit(create_model("logreg", num_classes=2), data, t.TrainSettings(epochs=1),
+                   seed=0, device=torch.device("cpu"), augment=False)
+    assert result.history[-1]["val_acc"] > 0.9
+    # No validation split: the per-epoch validation columns are nan, not a test score.
+    data.validation = None
+    result = t.fit(create_model("logreg", num_classes=2), data, t.TrainSettings(epochs=1),
+                   seed=0, device=torch.device("cpu"), augment=False)
+    assert np.isnan(result.history[-1]["val_acc"]) and np.isnan(result.history[-1]["val_loss"])
+
+
 def weights_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -43,7 +60,7 @@ def weights_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 def test_learns_an_easy_task_and_records_history() -> None:
     _, result = train(epochs=3)
     assert [row["epoch"] for row in result.history] == [1, 2, 3]
-    assert result.history[-1]["test_acc"] == 1.0
+    assert result.history[-1]["val_acc"] == 1.0
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert all(row["images_per_second"] > 0 for row in result.history)
 
@@ -161,13 +178,13 @@ def test_bf16_auto_follows_the_hardware() -> None:
 @pytest.mark.parametrize("fast", [{"channels_last": True, "bf16": True}, {"channels_last": False, "bf16": False}])
 def test_fast_paths_train_as_well(fast: dict) -> None:
     _, result = train(epochs=3, **fast)
-    assert result.history[-1]["test_acc"] == 1.0
+    assert result.history[-1]["val_acc"] == 1.0
     assert result.bf16 is fast["bf16"]
 
 
 def test_compiled_training_learns_and_saves_plain_weights(tmp_path: Path) -> None:
     model, result = train("logreg", epochs=3, compile=True, checkpoint=tmp_path / "c.pt")
-    assert result.history[-1]["test_acc"] == 1.0
+    assert result.history[-1]["val_acc"] == 1.0
     assert not any("_orig_mod" in key for key in model.state_dict())
     saved = torch.load(tmp_path / "c.pt", weights_only=True)["model"]
     assert saved.keys() == create_model("logreg", num_classes=2).state_dict().keys()

@@ -167,7 +167,10 @@ def fit(
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model.to(device, memory_format=memory_format)
     x_train, y_train = to_device(data.train, data.mean, data.std, device, memory_format)
-    x_test, y_test = to_device(data.test, data.mean, data.std, device, memory_format)
+    # The test split is never touched here: it is scored once, on the final model, by the
+    # evaluate step. Each epoch is scored on the validation split held out of training.
+    validation = (to_device(data.validation, data.mean, data.std, device, memory_format)
+                  if data.validation is not None and len(data.validation.labels) else None)
     fill = (-torch.tensor(data.mean) / torch.tensor(data.std)).to(device)
     # The compiled wrapper shares the model's parameters: checkpoints and the saved state dict
     # come from ``model`` itself, so they carry no wrapper prefix.
@@ -220,14 +223,16 @@ def fit(
         bar.close()
         train_seconds = time.perf_counter() - epoch_start
         scheduler.step()
-        with autocast(device, bf16):
-            test_loss, test_acc = evaluate_loss_accuracy(model, x_test, y_test, eval_batch_size)
+        val_loss = val_acc = math.nan
+        if validation is not None:
+            with autocast(device, bf16):
+                val_loss, val_acc = evaluate_loss_accuracy(model, *validation, eval_batch_size)
         row = {
             "epoch": epoch + 1,
             "train_loss": loss_sum.item() / n,
             "train_acc": correct.item() / n,
-            "test_loss": test_loss,
-            "test_acc": test_acc,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
             "lr": lr,
             "seconds": train_seconds,
             "images_per_second": n / train_seconds,
@@ -236,8 +241,8 @@ def fit(
         if progress is not None:
             print(
                 f"epoch {epoch + 1}: train_loss={row['train_loss']:.4f} "
-                f"train_acc={row['train_acc']:.4f} test_loss={test_loss:.4f} "
-                f"test_acc={test_acc:.4f} lr={lr:.3g} {train_seconds:.1f}s "
+                f"train_acc={row['train_acc']:.4f} val_loss={val_loss:.4f} "
+                f"val_acc={val_acc:.4f} lr={lr:.3g} {train_seconds:.1f}s "
                 f"({row['images_per_second']:.0f} img/s)",
                 file=progress, flush=True,
             )
@@ -290,7 +295,8 @@ def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int, s: TrainSetting
         )
 
 
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds",
+# val_*: the validation split held out of training (nan when data.validation_size is 0).
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
                    "images_per_second"]
 
 

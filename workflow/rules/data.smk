@@ -12,6 +12,7 @@ rule prepare_data:
         verify_checksums=config["data"]["verify_checksums"],
         train_limit=config["data"]["train_limit"],
         test_limit=config["data"]["test_limit"],
+        validation_size=config["data"]["validation_size"],
         seed=config["seed"],
     log:
         "results/logs/data/{dataset}.log",

@@ -98,6 +98,19 @@ PERMUTED_SUFFIX = "_permuted"
 SUBSET_INFIX = "_subset_"
 
 
+# data.validation_size "auto": one twelfth of the training split, 5,000 images of MNIST's 60,000.
+AUTO_VALIDATION_SHARE = 12
+
+
+def validation_count(setting: int | str, train_size: int) -> int:
+    """The number of validation images ``setting`` (a count, or ``"auto"``) takes."""
+    count = train_size // AUTO_VALIDATION_SHARE if setting == "auto" else int(setting)
+    if not 0 <= count < train_size:
+        raise DataError(f"data.validation_size is {count} but the training split holds "
+                        f"{train_size} images: choose fewer (0 turns the validation split off)")
+    return count
+
+
 def fraction_text(fraction: float) -> str:
     """``fraction`` as it appears in a dataset name: positional, never exponent notation, and
     the shortest text that reads back as the same float (so names round-trip and never collide).

@@ -34,6 +34,8 @@ def permuted_dataset(arrays: Mapping[str, np.ndarray], record: Mapping[str, Any]
     out = dict(arrays)
     out["train_images"] = permute_pixels(arrays["train_images"], permutation)
     out["test_images"] = permute_pixels(arrays["test_images"], permutation)
+    if "validation_images" in arrays:
+        out["validation_images"] = permute_pixels(arrays["validation_images"], permutation)
     out["permutation"] = permutation
     derived = dict(record)
     derived["derived"] = {"kind": "pixel_permutation", "from": record["dataset"], "seed": seed}
@@ -42,7 +44,7 @@ def permuted_dataset(arrays: Mapping[str, np.ndarray], record: Mapping[str, Any]
 
 def subset_dataset(arrays: Mapping[str, np.ndarray], record: Mapping[str, Any], fraction: float,
                    seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """A class-balanced, seeded subset of the training split (the test split is kept whole).
+    """A class-balanced, seeded subset of the training split (validation and test are kept whole).
 
     Subsets drawn with the same seed are nested: a smaller fraction is part of every larger one.
     Normalisation statistics are recomputed on the subset, the only training data the run sees.

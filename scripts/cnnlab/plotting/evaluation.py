@@ -80,13 +80,17 @@ def plot_misclassified(images: np.ndarray, captions: list[str], title: str, path
 
 @figure_builder
 def plot_curves(history: list[dict], title: str, path: Path | str) -> Figure:
-    """Loss and accuracy per epoch, training and test, of one run."""
+    """Loss and accuracy per epoch on the training images and on the held-out validation split
+    (drawn when there is one); the test split is scored once, after training, not here."""
     epochs = [int(r["epoch"]) for r in history]
     fig, (left, right) = subplots(1, 2, figsize=(9, 3.2))
     left.plot(epochs, [float(r["train_loss"]) for r in history], "-o", markersize=3, label="train")
-    left.plot(epochs, [float(r["test_loss"]) for r in history], "-s", markersize=3, label="test")
     right.plot(epochs, [100 * float(r["train_acc"]) for r in history], "-o", markersize=3, label="train")
-    right.plot(epochs, [100 * float(r["test_acc"]) for r in history], "-s", markersize=3, label="test")
+    if any(math.isfinite(float(r["val_acc"])) for r in history):
+        left.plot(epochs, [float(r["val_loss"]) for r in history], "-s", markersize=3,
+                  label="validation")
+        right.plot(epochs, [100 * float(r["val_acc"]) for r in history], "-s", markersize=3,
+                   label="validation")
     left.set_ylabel("cross-entropy loss")
     right.set_ylabel("accuracy (%)")
     left.legend(fontsize=8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import os
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -26,10 +27,18 @@ def environment(template_dir: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pct"] = percent
+    env.filters["pct"] = lambda v: NOT_MEASURED if _is_nan(v) else percent(v)
     env.filters["thousands"] = lambda v: f"{int(v):,}"
-    env.filters["fixed"] = lambda v, digits=2: f"{float(v):.{digits}f}"
+    env.filters["fixed"] = lambda v, digits=2: NOT_MEASURED if _is_nan(v) else f"{float(v):.{digits}f}"
     return env
+
+
+# A number that was not measured (no validation split: nan in the history) reads as a dash.
+NOT_MEASURED = "\u2013"
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def render_html(context: Mapping[str, Any], template_dir: Path, css_path: Path,

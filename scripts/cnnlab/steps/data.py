@@ -26,6 +26,7 @@ def prepare_data(
     verify_checksums: bool,
     train_limit: int | None,
     test_limit: int | None,
+    validation_size: int | str,
     seed: int,
     npz_path: Path | str,
     record_path: Path | str,
@@ -40,13 +41,15 @@ def prepare_data(
     )
     log.info("using %s from %s", dataset, raw.source.get("folder"))
     arrays, record = datasets.prepare_dataset(
-        raw, train_limit=train_limit, test_limit=test_limit, seed=seed
+        raw, train_limit=train_limit, test_limit=test_limit, seed=seed,
+        validation_size=validation_size,
     )
     record["checksums_verified"] = verify_checksums
     record["seconds"] = time.perf_counter() - started
     record = datasets.save_prepared(arrays, record, Path(npz_path), Path(record_path))
-    log.info("wrote %s: %d train, %d test images; mean %s std %s", npz_path,
-             record["train_size"], record["test_size"], record["normalization"]["mean"],
+    log.info("wrote %s: %d train, %d validation, %d test images; mean %s std %s", npz_path,
+             record["train_size"], record["validation_size"], record["test_size"],
+             record["normalization"]["mean"],
              record["normalization"]["std"])
     return record
 

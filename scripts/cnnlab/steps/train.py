@@ -4,6 +4,7 @@ restore the identical finished run kept from before."""
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import Any, Mapping
@@ -30,6 +31,10 @@ def resolve_augment(setting: str, dataset: str) -> bool:
         base, derivation, _ = datasets.split_dataset_name(dataset)
         return base == "cifar10" and derivation != "permuted"
     return setting == "crop_flip"
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
 
 
 def train_model(
@@ -101,8 +106,10 @@ def train_model(
         "declared_parameters": model_spec(arch).num_params,
         "epochs": recipe.epochs,
         "resumed_from_epoch": result.resumed_from_epoch,
-        "final_test_accuracy": result.history[-1]["test_acc"],
+        # The test split is scored by the evaluate step (metrics.json), once.
+        "final_validation_accuracy": _finite_or_none(result.history[-1]["val_acc"]),
         "train_size": int(len(data.train.labels)),
+        "validation_size": int(len(data.validation.labels)) if data.validation is not None else 0,
         "seconds_per_epoch": float(np.median([row["seconds"] for row in result.history])),
         "images_per_second": float(np.median([row["images_per_second"] for row in result.history])),
         "wall_seconds": result.wall_seconds,
