@@ -166,7 +166,7 @@ def test_the_sample_is_replaced_when_a_copy_appears(tmp_path: Path) -> None:
     result = _snakemake(project, str(copy), RECORD)
     assert result.returncode == 0, result.stdout
     record = json.loads((project / RECORD).read_text())
-    assert record["is_sample"] is False and record["train_size"] == 40
+    assert record["is_sample"] is False and record["train_size"] + record["validation_size"] == 40
 
 
 def test_real_data_is_never_replaced_by_the_sample(tmp_path: Path) -> None:
