@@ -11,6 +11,8 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         archs=snakemake.params.archs,
         original=snakemake.input.original,
         permuted=snakemake.input.permuted,
+        original_predictions=snakemake.input.original_predictions,
+        permuted_predictions=snakemake.input.permuted_predictions,
         permuted_record=snakemake.input.record,
         csv_path=snakemake.output.csv,
         png_path=snakemake.output.png,

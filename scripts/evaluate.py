@@ -15,6 +15,7 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         model_path=snakemake.input.model,
         train_record_path=snakemake.input.train,
         metrics_path=snakemake.output.metrics,
+        predictions_path=snakemake.output.predictions,
         confusion_path=snakemake.output.confusion,
         misclassified_path=snakemake.output.misclassified,
         history_path=snakemake.input.history,

@@ -69,7 +69,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "plot_translation": {"rows": [{"arch": a, "direction": d, "shift": s, "accuracy": 0.9 - 0.1 * s}
                                   for a in ARCHS[:2] for d in ("horizontal", "vertical")
                                   for s in range(3)], "title": TITLE},
-    "plot_permutation": {"rows": [{"arch": a, "accuracy_original": 0.98, "accuracy_permuted": 0.97}
+    "plot_permutation": {"rows": [{"arch": a, "accuracy_original": 0.98, "accuracy_permuted": 0.97,
+                                     "original_low": 0.975, "original_high": 0.985,
+                                     "permuted_low": 0.96, "permuted_high": 0.975}
                                   for a in ARCHS[:2]], "title": TITLE},
     "plot_data_efficiency": {"rows": [{"arch": a, "train_size": n, "test_accuracy": 0.5 + n / 1e5}
                                       for a in ARCHS[:2] for n in (600, 3_000, 60_000)], "title": TITLE},

@@ -14,6 +14,7 @@ import pytest
 from cnnlab import artifacts, kept_runs, manifest
 from cnnlab.io import read_csv, read_json
 from cnnlab.models import count_parameters, create_model
+from cnnlab.predictions import load_correct
 from cnnlab.steps import compare, data, evaluate, inspect, train
 from conftest import write_idx_dataset
 
@@ -44,6 +45,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 record_path=root / record, model_path=run / artifacts.TRAIN.model,
                 train_record_path=run / artifacts.TRAIN.record,
                 metrics_path=run / artifacts.EVALUATE.metrics,
+                predictions_path=run / artifacts.EVALUATE.predictions,
                 confusion_path=run / artifacts.EVALUATE.confusion,
                 misclassified_path=run / artifacts.EVALUATE.misclassified,
                 history_path=run / artifacts.TRAIN.history, curves_path=run / artifacts.EVALUATE.curves,
@@ -146,8 +148,14 @@ def test_evaluation_scores_the_final_model_on_the_test_split(runs: Path) -> None
         assert metrics["test_accuracy"] == pytest.approx(direct, abs=1e-6)
         assert np.asarray(metrics["confusion_matrix"]).sum() == metrics["test_size"] == 30
         assert metrics["errors"] == round(30 * (1 - metrics["test_accuracy"]))
-        for name in artifacts.EVALUATE[1:]:
-            assert (run / name).read_bytes()[:4] == b"\x89PNG"
+        for name in artifacts.EVALUATE:
+            if name.endswith(".png"):
+                assert (run / name).read_bytes()[:4] == b"\x89PNG"
+        # The saved predictions give the same accuracy, inside its bootstrap interval.
+        correct = load_correct(run / artifacts.EVALUATE.predictions)
+        assert len(correct) == 30 and correct.mean() == pytest.approx(metrics["test_accuracy"])
+        interval = metrics["test_accuracy_interval"]
+        assert interval["low"] <= metrics["test_accuracy"] <= interval["high"]
 
 
 def test_inspection_steps(runs: Path, tmp_path: Path) -> None:
@@ -206,10 +214,14 @@ def test_comparison_steps(runs: Path, tmp_path: Path) -> None:
         assert unshifted == {read_json(runs / "mnist" / arch / "metrics.json")["test_accuracy"]}
     permutation = compare.compare_permutation(
         dataset="mnist", archs=ARCHS, original=files("metrics.json", ARCHS),
-        permuted=files("metrics.json", ARCHS, "mnist_permuted"), permuted_record=runs / "perm.json",
-        csv_path=tmp_path / "perm.csv", png_path=tmp_path / "perm.png")
+        permuted=files("metrics.json", ARCHS, "mnist_permuted"),
+        original_predictions=files("predictions.npz", ARCHS),
+        permuted_predictions=files("predictions.npz", ARCHS, "mnist_permuted"),
+        permuted_record=runs / "perm.json", csv_path=tmp_path / "perm.csv", png_path=tmp_path / "perm.png")
     assert {r["permutation_seed"] for r in permutation} == {1}
     assert all(r["change"] == pytest.approx(r["accuracy_permuted"] - r["accuracy_original"])
+               for r in permutation)
+    assert all(r["change_low"] <= r["change"] <= r["change_high"] and 0 <= r["p_value"] <= 1
                for r in permutation)
     dynamics = compare.compare_training_dynamics(
         dataset="mnist", archs=ARCHS, histories=files("history.csv", ARCHS),

@@ -34,6 +34,8 @@ class EvaluateFiles(NamedTuple):
     confusion: str = "confusion.png"
     misclassified: str = "misclassified.png"
     curves: str = "curves.png"
+    # Per test image: label, prediction, confidence; what the paired tests of two models need.
+    predictions: str = "predictions.npz"
 
 
 class ParamFiles(NamedTuple):

@@ -224,6 +224,8 @@ def compare_permutation_inputs(wildcards):
     return {
         "original": runs_of(wildcards.dataset, archs, EVALUATE.metrics),
         "permuted": runs_of(f"{wildcards.dataset}_permuted", archs, EVALUATE.metrics),
+        "original_predictions": runs_of(wildcards.dataset, archs, EVALUATE.predictions),
+        "permuted_predictions": runs_of(f"{wildcards.dataset}_permuted", archs, EVALUATE.predictions),
         "record": data_file("record", f"{wildcards.dataset}_permuted"),
     }
 

@@ -7,6 +7,7 @@ rule evaluate:
         history=run_file(TRAIN.history),
     output:
         metrics=run_file(EVALUATE.metrics),
+        predictions=run_file(EVALUATE.predictions),
         confusion=report(
             run_file(EVALUATE.confusion),
             caption="../report/captions/confusion.rst",

@@ -110,19 +110,27 @@ def plot_translation(rows: list[dict], title: str, path: Path | str) -> Figure:
 
 @figure_builder
 def plot_permutation(rows: list[dict], title: str, path: Path | str) -> Figure:
-    """Accuracy of each model on original and pixel-permuted images."""
+    """Accuracy of each model on original and pixel-permuted images, each with its 95%
+    interval (a bootstrap over the test images) as an error bar."""
     archs = [r["arch"] for r in rows]
     x = np.arange(len(rows))
     fig, ax = subplots(figsize=(1.6 * len(rows) + 3, 3.8))
+    bars = []
+    for offset, which, label, colour in ((-0.2, "original", "original pixels", "#3b6ea5"),
+                                         (0.2, "permuted", "pixels permuted (one fixed permutation)",
+                                          "#e0a040")):
+        values = np.array([100 * r[f"accuracy_{which}"] for r in rows])
+        errors = np.array([[100 * r[f"accuracy_{which}"] - 100 * r[f"{which}_low"] for r in rows],
+                           [100 * r[f"{which}_high"] - 100 * r[f"accuracy_{which}"] for r in rows]])
+        ax.bar(x + offset, values, 0.4, yerr=errors, capsize=3, label=label, color=colour,
+               error_kw={"elinewidth": 0.8})
+        for xx, value, above in zip(x, values, errors[1], strict=True):
+            ax.text(xx + offset, value + above + 0.3, f"{value:.2f}", ha="center", fontsize=7)
+        bars += list(values - errors[0])
     original = [100 * r["accuracy_original"] for r in rows]
     permuted = [100 * r["accuracy_permuted"] for r in rows]
-    ax.bar(x - 0.2, original, 0.4, label="original pixels", color="#3b6ea5")
-    ax.bar(x + 0.2, permuted, 0.4, label="pixels permuted (one fixed permutation)", color="#e0a040")
-    for xx, a, b in zip(x, original, permuted, strict=True):
-        ax.text(xx - 0.2, a + 0.3, f"{a:.2f}", ha="center", fontsize=7)
-        ax.text(xx + 0.2, b + 0.3, f"{b:.2f}", ha="center", fontsize=7)
-    low = min(original + permuted)
-    ax.set_ylim(max(0, low - 5), 100.5)
+    low = min(original + permuted + bars)
+    ax.set_ylim(max(0, low - 5), 101.5)
     ax.set_xticks(x, archs)
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=8, loc="lower right")

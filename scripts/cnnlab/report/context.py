@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import subprocess
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import yaml
 
 from cnnlab import artifacts as names
 from cnnlab import manifest
+from cnnlab.analysis import certainty
+from cnnlab.analysis.certainty import describe_p
 from cnnlab.io import atomic_copy, read_csv, read_json, typed_rows
 from cnnlab.models import model_spec
+from cnnlab.predictions import load_correct
 
 # What the templates call each figure and table, and the artifact it is read from.
 RUN_FIGURES = {"confusion": names.EVALUATE.confusion, "curves": names.EVALUATE.curves,
@@ -99,8 +103,43 @@ def percent(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
-def findings(summary: Sequence[Mapping[str, Any]], compare: Mapping[str, Any] | None) -> list[str]:
-    """Key findings as sentences built from the numbers of this run."""
+def _is_true(value: Any) -> bool:
+    return value is True or value == "True"  # CSV cells read back as text
+
+
+def permutation_finding(row: Mapping[str, Any]) -> str:
+    """One model's permutation effect, stated with its evidence; not significant if so."""
+    kind = "CNN" if _is_true(row["convolutional"]) else "MLP"
+    evidence = (f"95% interval {100 * row['change_low']:+.2f} to {100 * row['change_high']:+.2f}, "
+                f"McNemar {describe_p(row['p_value'])}, one seed")
+    if _is_true(row["significant"]):
+        return (f"Permuting the pixels costs the {kind} {row['arch']} "
+                f"{-100 * row['change']:.2f} points ({percent(row['accuracy_original'])} to "
+                f"{percent(row['accuracy_permuted'])}; {evidence})." if row["change"] < 0 else
+                f"Permuting the pixels raises the {kind} {row['arch']} by "
+                f"{100 * row['change']:.2f} points ({evidence}).")
+    return (f"Permuting the pixels changes the {kind} {row['arch']} by {100 * row['change']:+.2f} "
+            f"points ({percent(row['accuracy_original'])} to {percent(row['accuracy_permuted'])}): "
+            f"not significant ({evidence}).")
+
+
+def head_to_head(folder: Path, arch_a: str, arch_b: str) -> str:
+    """The evidence that two models on one dataset differ: the difference of their test
+    accuracies with a paired bootstrap interval, and McNemar's exact test, one seed each."""
+    correct_a = load_correct(folder / arch_a / names.EVALUATE.predictions)
+    correct_b = load_correct(folder / arch_b / names.EVALUATE.predictions)
+    change = certainty.difference_interval(correct_b, correct_a)
+    test = certainty.mcnemar(correct_a, correct_b)
+    verdict = "significant" if test.significant and not change.spans_zero else "not significant"
+    return (f"{100 * change.estimate:+.2f} points, 95% interval {100 * change.low:+.2f} to "
+            f"{100 * change.high:+.2f}, McNemar {certainty.describe_p(test.p_value)}, one seed: "
+            f"{verdict}")
+
+
+def findings(summary: Sequence[Mapping[str, Any]], compare: Mapping[str, Any] | None,
+             versus: Callable[[str, str], str] | None = None) -> list[str]:
+    """Key findings as sentences built from the numbers of this run; ``versus(a, b)`` states
+    the evidence that model ``a`` differs from model ``b`` (:func:`head_to_head`)."""
     if not summary:
         return []
     sentences = []
@@ -117,7 +156,8 @@ def findings(summary: Sequence[Mapping[str, Any]], compare: Mapping[str, Any] | 
             f"The best CNN ({best_cnn['arch']}, {best_cnn['parameters']:,} parameters) reaches "
             f"{percent(best_cnn['test_accuracy'])}; the best fully connected model "
             f"({best_dense['arch']}, {best_dense['parameters']:,} parameters) "
-            f"{percent(best_dense['test_accuracy'])}.")
+            f"{percent(best_dense['test_accuracy'])}"
+            + (f" ({versus(best_cnn['arch'], best_dense['arch'])})." if versus else "."))
         smallest = min(cnns, key=lambda r: r["parameters"])
         sentences.append(
             f"The smallest CNN, {smallest['arch']}, has {smallest['parameters']:,} parameters and "
@@ -125,11 +165,7 @@ def findings(summary: Sequence[Mapping[str, Any]], compare: Mapping[str, Any] | 
     if compare:
         perm = compare.get("permutation") or []
         for row in perm:
-            kind = "CNN" if row["convolutional"] == "True" or row["convolutional"] is True else "MLP"
-            sentences.append(
-                f"On pixel-permuted images the {kind} {row['arch']} goes from "
-                f"{percent(row['accuracy_original'])} to {percent(row['accuracy_permuted'])} "
-                f"({100 * row['change']:+.2f} points).")
+            sentences.append(permutation_finding(row))
         efficiency = compare.get("data_efficiency") or []
         if efficiency:
             smallest_fraction = min(r["fraction"] for r in efficiency)
@@ -230,8 +266,9 @@ def collect_context(
         compare[dataset]["fig"] = {key: figures(f"{dataset}/compare/{name}")
                                    for key, name in COMPARE_FIGURES.items()}
     for dataset, entry in datasets.items():
-        entry["findings"] = findings([r for r in summary if r["dataset"] == dataset],
-                                     compare.get(dataset))
+        entry["findings"] = findings(
+            [r for r in summary if r["dataset"] == dataset], compare.get(dataset),
+            functools.partial(head_to_head, results / dataset))
     benchmarks = read_benchmarks(results, benchmarks)
     run_date = dt.datetime.fromtimestamp(latest, tz=dt.timezone.utc) if latest else None
     context = {

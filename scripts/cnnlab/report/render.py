@@ -14,6 +14,7 @@ from urllib.request import url2pathname
 
 import jinja2
 
+from cnnlab.analysis.certainty import describe_p
 from cnnlab.io import atomic_write_bytes, atomic_write_text
 from cnnlab.report.context import percent
 
@@ -29,6 +30,8 @@ def environment(template_dir: Path) -> jinja2.Environment:
     )
     env.filters["pct"] = lambda v: NOT_MEASURED if _is_nan(v) else percent(v)
     env.filters["thousands"] = lambda v: f"{int(v):,}"
+    env.filters["signed"] = lambda v, digits=2: f"{float(v):+.{digits}f}"
+    env.filters["p_value"] = describe_p
     env.filters["fixed"] = lambda v, digits=2: NOT_MEASURED if _is_nan(v) else f"{float(v):.{digits}f}"
     return env
 

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from cnnlab import datasets
-from cnnlab.analysis import compare
+from cnnlab.analysis import certainty, compare
 from cnnlab.device import select_device, use_threads
 from cnnlab.inference import Inference, load_trained_model
 from cnnlab.io import read_csv, read_json, write_csv
 from cnnlab.models import create_model, model_spec
 from cnnlab.plotting import comparison as figures
+from cnnlab.predictions import load_correct
 
 log = logging.getLogger("cnnlab")
 
@@ -84,16 +85,32 @@ def compare_translation(*, dataset: str, archs: Sequence[str], models: Sequence[
 
 
 def compare_permutation(*, dataset: str, archs: Sequence[str], original: Sequence[str],
-                        permuted: Sequence[str], permuted_record: Path | str,
+                        permuted: Sequence[str], original_predictions: Sequence[str],
+                        permuted_predictions: Sequence[str], permuted_record: Path | str,
                         csv_path: Path | str, png_path: Path | str) -> list[dict[str, Any]]:
-    """Test accuracy of each model trained and tested on original and on permuted pixels."""
+    """Test accuracy of each model trained and tested on original and on permuted pixels.
+
+    The permuted test images are the original ones with their pixels moved, so the two runs
+    are paired image by image: the change gets a paired bootstrap interval and McNemar's test.
+    """
     seed = read_json(permuted_record)["derived"]["seed"]
     rows = []
-    for arch, a, b in zip(archs, original, permuted, strict=True):
-        acc_a, acc_b = read_json(a)["test_accuracy"], read_json(b)["test_accuracy"]
+    for arch, a, b, pred_a, pred_b in zip(archs, original, permuted, original_predictions,
+                                          permuted_predictions, strict=True):
+        metrics_a, metrics_b = read_json(a), read_json(b)
+        acc_a, acc_b = metrics_a["test_accuracy"], metrics_b["test_accuracy"]
+        interval_a, interval_b = metrics_a["test_accuracy_interval"], metrics_b["test_accuracy_interval"]
+        correct_a, correct_b = load_correct(pred_a), load_correct(pred_b)
+        change = certainty.difference_interval(correct_a, correct_b)
+        test = certainty.mcnemar(correct_a, correct_b)
         rows.append({"arch": arch, "convolutional": model_spec(arch).is_convolutional,
                      "accuracy_original": acc_a, "accuracy_permuted": acc_b,
-                     "change": acc_b - acc_a, "permutation_seed": seed})
+                     "original_low": interval_a["low"], "original_high": interval_a["high"],
+                     "permuted_low": interval_b["low"], "permuted_high": interval_b["high"],
+                     "change": acc_b - acc_a, "change_low": change.low, "change_high": change.high,
+                     "mcnemar_statistic": test.statistic, "p_value": test.p_value,
+                     "significant": test.significant and not change.spans_zero,
+                     "permutation_seed": seed})
     write_csv(csv_path, rows, list(rows[0]))
     figures.plot_permutation(rows, f"{dataset}: one fixed pixel permutation (seed {seed}) for "
                               f"train and test", png_path)

@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 
 from cnnlab import datasets, device, inference
+from cnnlab.analysis import certainty
 from cnnlab.io import read_csv, read_json, write_json
 from cnnlab.models import count_parameters
 from cnnlab.plotting import evaluation as figures
+from cnnlab.predictions import save_predictions
 
 log = logging.getLogger("cnnlab")
 
@@ -27,6 +29,7 @@ def evaluate_model(
     model_path: Path | str,
     train_record_path: Path | str,
     metrics_path: Path | str,
+    predictions_path: Path | str,
     confusion_path: Path | str,
     misclassified_path: Path | str,
     history_path: Path | str,
@@ -35,7 +38,8 @@ def evaluate_model(
     misclassified: int,
     device_preference: str = "auto",
 ) -> dict[str, Any]:
-    """Evaluate trained ``arch`` on the test split; write metrics and the figures (confusion
+    """Evaluate trained ``arch`` on the test split; write metrics (with a bootstrap interval of
+    the accuracy over test images), the per-image predictions and the figures (confusion
     matrix, misclassified examples, training curves)."""
     device.use_threads(threads)
     data = datasets.load_prepared(npz_path, record_path)
@@ -44,6 +48,10 @@ def evaluate_model(
     as_trained = inference.Inference.of_run(read_json(train_record_path)["settings"], target)
     predictions = inference.predict_test_set(model, data, target, batch_size, as_trained)
     metrics = inference.classification_metrics(predictions, data.classes)
+    correct = predictions.predicted == predictions.labels
+    metrics["test_accuracy_interval"] = certainty.accuracy_interval(correct).as_dict()
+    save_predictions(predictions_path, predictions.labels, predictions.predicted,
+                     predictions.confidence)
     metrics.update(dataset=dataset, arch=arch, parameters=count_parameters(model),
                    data_is_sample=bool(data.record.get("is_sample")),
                    inference={"channels_last": as_trained.channels_last, "bf16": as_trained.bf16})

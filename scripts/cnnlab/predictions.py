@@ -1,0 +1,25 @@
+"""The per-image outcome of a model on the test split (``predictions.npz``), written by the
+evaluate step and read by the tests that pair two models on the same images. No torch."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from cnnlab.io import atomic_write_bytes
+
+
+def save_predictions(path: Path | str, labels: np.ndarray, predicted: np.ndarray,
+                     confidence: np.ndarray) -> None:
+    """Write true labels, predicted labels and the predicted class's probability per image."""
+    buffer = io.BytesIO()
+    np.savez(buffer, labels=labels, predicted=predicted, confidence=confidence)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_correct(path: Path | str) -> np.ndarray:
+    """Whether each test image was classified correctly, from a file of :func:`save_predictions`."""
+    with np.load(path, allow_pickle=False) as arrays:
+        return arrays["predicted"] == arrays["labels"]
