@@ -17,6 +17,7 @@ from scipy import stats
 CONFIDENCE = 0.95
 # Resamples of the bootstrap: enough for the second decimal of a percentage point.
 RESAMPLES = 10_000
+BATCH = 500
 # McNemar's test (and an interval) is called significant below this p-value.
 SIGNIFICANCE = 0.05
 BOOTSTRAP_METHOD = "percentile bootstrap over test images"
@@ -50,8 +51,9 @@ def t_interval(values: np.ndarray | list[float], confidence: float = CONFIDENCE)
 
 
 def _bootstrap(statistic, samples: tuple[np.ndarray, ...], paired: bool, seed: int) -> tuple[float, float]:
+    # In batches: all resamples of a 10,000-image test set at once would take gigabytes.
     result = stats.bootstrap(samples, statistic, paired=paired, vectorized=True,
-                             n_resamples=RESAMPLES, confidence_level=CONFIDENCE,
+                             n_resamples=RESAMPLES, batch=BATCH, confidence_level=CONFIDENCE,
                              method="percentile", rng=np.random.default_rng(seed))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 

@@ -110,8 +110,8 @@ def _is_true(value: Any) -> bool:
 def permutation_finding(row: Mapping[str, Any]) -> str:
     """One model's permutation effect, stated with its evidence; not significant if so."""
     kind = "CNN" if _is_true(row["convolutional"]) else "MLP"
-    evidence = (f"95% interval {100 * row['change_low']:+.2f} to {100 * row['change_high']:+.2f}, "
-                f"McNemar {describe_p(row['p_value'])}, one seed")
+    evidence = (f"{100 * certainty.CONFIDENCE:.0f}% interval {100 * row['change_low']:+.2f} to "
+                f"{100 * row['change_high']:+.2f}, McNemar {describe_p(row['p_value'])}, one seed")
     if _is_true(row["significant"]):
         return (f"Permuting the pixels costs the {kind} {row['arch']} "
                 f"{-100 * row['change']:.2f} points ({percent(row['accuracy_original'])} to "
@@ -131,7 +131,8 @@ def head_to_head(folder: Path, arch_a: str, arch_b: str) -> str:
     change = certainty.difference_interval(correct_b, correct_a)
     test = certainty.mcnemar(correct_a, correct_b)
     verdict = "significant" if test.significant and not change.spans_zero else "not significant"
-    return (f"{100 * change.estimate:+.2f} points, 95% interval {100 * change.low:+.2f} to "
+    return (f"{100 * change.estimate:+.2f} points, {100 * certainty.CONFIDENCE:.0f}% interval "
+            f"{100 * change.low:+.2f} to "
             f"{100 * change.high:+.2f}, McNemar {certainty.describe_p(test.p_value)}, one seed: "
             f"{verdict}")
 
@@ -286,6 +287,8 @@ def collect_context(
         "config_yaml": yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None),
         "git_commit": git_commit(project),
         "benchmarks": benchmarks,
+        "certainty": {"resamples": certainty.RESAMPLES, "significance": certainty.SIGNIFICANCE,
+                      "confidence": certainty.CONFIDENCE},
         "total_seconds": sum(b["seconds"] for b in benchmarks),
     }
     return context, figures
