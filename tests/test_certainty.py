@@ -94,3 +94,22 @@ def test_the_best_cnn_against_the_best_mlp_comes_with_its_evidence(tmp_path) -> 
     assert 1.0 <= low <= 1.3 and 2.7 <= high <= 3.0  # 2 points +- 1.96 * sqrt(20) / 10
     assert "McNemar p < 0.001, one seed: significant" in text
     assert "not significant" in head_to_head(tmp_path, "cnn", "cnn")
+
+
+def test_a_not_significant_row_read_back_from_its_csv_renders_as_not_significant(tmp_path) -> None:
+    from cnnlab.io import read_csv, typed_rows, write_csv
+    from cnnlab.report import environment
+    from conftest import PROJECT
+
+    rows = [{"arch": "mlp", "accuracy_original": 0.9753, "accuracy_permuted": 0.9754, "change": 0.0001,
+             "change_low": -0.0018, "change_high": 0.002, "p_value": 1.0, "significant": False},
+            {"arch": "digitcnn", "accuracy_original": 0.99, "accuracy_permuted": 0.965, "change": -0.025,
+             "change_low": -0.029, "change_high": -0.022, "p_value": 1e-49, "significant": True}]
+    write_csv(tmp_path / "p.csv", rows, list(rows[0]))
+    table = typed_rows(read_csv(tmp_path / "p.csv"))
+    assert [r["significant"] for r in table] == [False, True]
+    env = environment(PROJECT / "workflow" / "report" / "templates")
+    html = env.from_string(
+        "{% for row in rows %}<td>{{ 'significant' if row.significant else 'not significant' }}</td>"
+        "{% endfor %}").render(rows=table)
+    assert html == "<td>not significant</td><td>significant</td>"

@@ -105,8 +105,15 @@ def read_csv(path: Path | str, delimiter: str = ",") -> list[dict[str, str]]:
         raise ArtifactReadError(f"{path}: cannot be read ({exc}); rerun the rule that writes it") from exc
 
 
+# How csv writes Python's booleans; read back as text they would all be true in a template.
+BOOLEAN_CELLS = {"True": True, "False": False}
+
+
 def parse_number(value: str) -> Any:
-    """``value`` as an int, else a float, else unchanged (CSV cells are strings)."""
+    """``value`` as a bool (``True``/``False``), an int, else a float, else unchanged (CSV cells
+    are strings)."""
+    if isinstance(value, str) and value in BOOLEAN_CELLS:
+        return BOOLEAN_CELLS[value]
     for cast in (int, float):
         try:
             return cast(value)
@@ -116,5 +123,5 @@ def parse_number(value: str) -> Any:
 
 
 def typed_rows(rows: Iterable[Mapping[str, str]]) -> list[dict[str, Any]]:
-    """CSV rows with every numeric cell parsed (:func:`parse_number`)."""
+    """CSV rows with every numeric and boolean cell parsed (:func:`parse_number`)."""
     return [{k: parse_number(v) for k, v in row.items()} for row in rows]

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
+from cnnlab.analysis.certainty import CONFIDENCE
 from cnnlab.plotting.base import (
     arch_colours,
     figure_builder,
@@ -133,7 +134,10 @@ def plot_permutation(rows: list[dict], title: str, path: Path | str) -> Figure:
     ax.set_ylim(max(0, low - 5), 101.5)
     ax.set_xticks(x, archs)
     ax.set_ylabel("test accuracy (%)")
-    ax.legend(fontsize=8, loc="lower right")
+    # Below the axes: inside, it covered the shorter bars.
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False,
+              title=f"error bars: {100 * CONFIDENCE:.0f}% interval (bootstrap over test images)",
+              title_fontsize=8)
     ax.set_title(literal(title), fontsize=10)
     return save(fig, path)
 

@@ -254,6 +254,7 @@ def collect_context(
             "dataset": dataset, "arch": arch, "convolutional": spec.is_convolutional,
             "parameters": train["parameters"], "mult_adds": model["mult_adds"],
             "test_accuracy": metrics["test_accuracy"], "epochs": train["epochs"],
+            "test_accuracy_interval": metrics["test_accuracy_interval"],
             "seconds_per_epoch": train["seconds_per_epoch"],
         })
     for dataset, entry in datasets.items():
