@@ -63,13 +63,13 @@ def test_a_paired_difference_is_resampled_image_by_image() -> None:
 
 
 def test_a_claim_whose_interval_spans_zero_is_said_to_be_not_significant() -> None:
-    row = {"arch": "mlp", "convolutional": "False", "accuracy_original": 0.9761,
+    row = {"arch": "mlp", "convolutional": False, "accuracy_original": 0.9761,
            "accuracy_permuted": 0.9771, "change": 0.001, "change_low": -0.002, "change_high": 0.004,
-           "p_value": 0.47, "significant": "False"}
+           "p_value": 0.47, "significant": False}
     text = permutation_finding(row)
     assert "not significant" in text and "McNemar p = 0.47" in text and "-0.20 to +0.40" in text
-    cnn = {**row, "arch": "digitcnn", "convolutional": "True", "change": -0.027,
-           "change_low": -0.031, "change_high": -0.023, "p_value": 1e-20, "significant": "True",
+    cnn = {**row, "arch": "digitcnn", "convolutional": True, "change": -0.027,
+           "change_low": -0.031, "change_high": -0.023, "p_value": 1e-20, "significant": True,
            "accuracy_original": 0.9901, "accuracy_permuted": 0.9631}
     text = permutation_finding(cnn)
     assert text.startswith("Permuting the pixels costs the CNN digitcnn 2.70 points")

@@ -180,24 +180,19 @@ def _at_least(value: float) -> str:
     return f"{math.ceil(value / step) * step:.2g}"
 
 
-def validation_count_or_zero(setting: int | str, train_size: int) -> int:
-    """The validation images ``data.validation_size`` takes, 0 where it is impossible (that
-    problem is reported by :func:`_validation_problems`)."""
-    try:
-        return validation_count(setting, train_size)
-    except DataError:
-        return 0
-
-
 def _validation_problems(config: Mapping[str, Any]) -> list[str]:
     """A validation split that would leave no training images of some dataset."""
     setting = config["data"]["validation_size"]
-    used = dict.fromkeys([*config["datasets"], *config["compare"]["datasets"]])
-    return [f"config key 'data.validation_size': {setting} images cannot be held out of "
-            f"{dataset}'s {DATASETS[dataset].counts[0]:,} training images; choose fewer, 'auto' "
-            f"(one twelfth) or 0 (no validation split)"
-            for dataset in used if isinstance(setting, int)
-            and not setting < DATASETS[dataset].counts[0]]
+    problems = []
+    for dataset in dict.fromkeys([*config["datasets"], *config["compare"]["datasets"]]):
+        try:
+            validation_count(setting, DATASETS[dataset].counts[0])
+        except DataError:
+            problems.append(
+                f"config key 'data.validation_size': {setting} images cannot be held out of "
+                f"{dataset}'s {DATASETS[dataset].counts[0]:,} training images; choose fewer, "
+                f"'auto' (one twelfth) or 0 (no validation split)")
+    return problems
 
 
 def _fraction_problems(config: Mapping[str, Any]) -> list[str]:
@@ -209,9 +204,9 @@ def _fraction_problems(config: Mapping[str, Any]) -> list[str]:
     limit = config["data"]["train_limit"]
     for dataset in config["compare"]["datasets"]:
         info = DATASETS[dataset]
-        # The training images left once the validation split is held out (checked below).
-        train_images = info.counts[0] - min(
-            validation_count_or_zero(config["data"]["validation_size"], info.counts[0]), info.counts[0])
+        # The training images left once the validation split is held out (checked before).
+        train_images = info.counts[0] - validation_count(config["data"]["validation_size"],
+                                                         info.counts[0])
         available = train_images if limit is None else min(limit, train_images)
         classes = len(info.classes)
         named: dict[str, int] = {}
@@ -308,7 +303,9 @@ def validate_config(
     if isinstance(filled.get("title"), str):
         problems += _title_problems(filled["title"])
     if not problems:
-        problems += _validation_problems(filled) + _fraction_problems(filled)
+        problems += _validation_problems(filled)
+    if not problems:
+        problems += _fraction_problems(filled)
     if not problems and model_shapes is not None and dataset_shapes is not None:
         for key, dataset, archs in _pairs(filled):
             have = tuple(dataset_shapes[dataset])

@@ -89,9 +89,6 @@ class McNemar:
     def significant(self) -> bool:
         return self.p_value < SIGNIFICANCE
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {"only_a": self.only_a, "only_b": self.only_b, "statistic": self.statistic,
-                "p_value": self.p_value}
 
 
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
@@ -108,6 +105,11 @@ def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
     statistic = (only_a - only_b) ** 2 / discordant
     p_value = stats.binomtest(only_a, discordant, 0.5).pvalue
     return McNemar(only_a, only_b, float(statistic), float(min(1.0, p_value)))
+
+
+def significant(change: Interval, test: McNemar) -> bool:
+    """A difference is called significant when McNemar's test and its interval agree on it."""
+    return test.significant and not change.spans_zero
 
 
 def describe_p(p_value: float) -> str:

@@ -30,7 +30,7 @@ def balanced_subset(labels: np.ndarray, size: int, num_classes: int, seed: int) 
             if rank < len(members) and len(chosen) < size:
                 chosen.append(int(members[rank]))
         rank += 1
-    return np.sort(np.asarray(chosen))
+    return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
 def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
@@ -55,8 +55,7 @@ def prepare_dataset(
     num_classes = len(raw.classes)
     labels = raw.train.labels
     n_validation = validation_count(validation_size, len(labels))
-    held_out = balanced_subset(labels, n_validation, num_classes, seed + 2) if n_validation else \
-        np.zeros(0, dtype=np.int64)
+    held_out = balanced_subset(labels, n_validation, num_classes, seed + 2)
     pool = np.setdiff1d(np.arange(len(labels)), held_out)
     train_idx = pool[balanced_subset(labels[pool], train_limit or len(pool), num_classes, seed)]
     test_idx = balanced_subset(raw.test.labels, test_limit or len(raw.test.labels), num_classes, seed + 1)

@@ -13,7 +13,6 @@ import yaml
 from cnnlab import artifacts as names
 from cnnlab import manifest
 from cnnlab.analysis import certainty
-from cnnlab.analysis.certainty import describe_p
 from cnnlab.io import atomic_copy, read_csv, read_json, typed_rows
 from cnnlab.models import model_spec
 from cnnlab.predictions import load_correct
@@ -103,16 +102,16 @@ def percent(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
-def _is_true(value: Any) -> bool:
-    return value is True or value == "True"  # CSV cells read back as text
+def _evidence(low: float, high: float, p_value: float) -> str:
+    return (f"{100 * certainty.CONFIDENCE:.0f}% interval {100 * low:+.2f} to {100 * high:+.2f}, "
+            f"McNemar {certainty.describe_p(p_value)}, one seed")
 
 
 def permutation_finding(row: Mapping[str, Any]) -> str:
     """One model's permutation effect, stated with its evidence; not significant if so."""
-    kind = "CNN" if _is_true(row["convolutional"]) else "MLP"
-    evidence = (f"{100 * certainty.CONFIDENCE:.0f}% interval {100 * row['change_low']:+.2f} to "
-                f"{100 * row['change_high']:+.2f}, McNemar {describe_p(row['p_value'])}, one seed")
-    if _is_true(row["significant"]):
+    kind = "CNN" if row["convolutional"] else "MLP"
+    evidence = _evidence(row["change_low"], row["change_high"], row["p_value"])
+    if row["significant"]:
         return (f"Permuting the pixels costs the {kind} {row['arch']} "
                 f"{-100 * row['change']:.2f} points ({percent(row['accuracy_original'])} to "
                 f"{percent(row['accuracy_permuted'])}; {evidence})." if row["change"] < 0 else
@@ -130,10 +129,8 @@ def head_to_head(folder: Path, arch_a: str, arch_b: str) -> str:
     correct_b = load_correct(folder / arch_b / names.EVALUATE.predictions)
     change = certainty.difference_interval(correct_b, correct_a)
     test = certainty.mcnemar(correct_a, correct_b)
-    verdict = "significant" if test.significant and not change.spans_zero else "not significant"
-    return (f"{100 * change.estimate:+.2f} points, {100 * certainty.CONFIDENCE:.0f}% interval "
-            f"{100 * change.low:+.2f} to "
-            f"{100 * change.high:+.2f}, McNemar {certainty.describe_p(test.p_value)}, one seed: "
+    verdict = "significant" if certainty.significant(change, test) else "not significant"
+    return (f"{100 * change.estimate:+.2f} points, {_evidence(change.low, change.high, test.p_value)}: "
             f"{verdict}")
 
 

@@ -109,7 +109,7 @@ def compare_permutation(*, dataset: str, archs: Sequence[str], original: Sequenc
                      "permuted_low": interval_b["low"], "permuted_high": interval_b["high"],
                      "change": acc_b - acc_a, "change_low": change.low, "change_high": change.high,
                      "mcnemar_statistic": test.statistic, "p_value": test.p_value,
-                     "significant": test.significant and not change.spans_zero,
+                     "significant": certainty.significant(change, test),
                      "permutation_seed": seed})
     write_csv(csv_path, rows, list(rows[0]))
     figures.plot_permutation(rows, f"{dataset}: one fixed pixel permutation (seed {seed}) for "
