@@ -2,17 +2,23 @@
 and McNemar's test of two models scored on the same test images. The distributions and tests
 are scipy.stats'; this module only decides what is resampled and how a result is worded.
 
-With one seed per model, the spread that can be measured is that of the test images: a
-bootstrap over them (the models fixed) says how much the accuracy would move on another test
-set drawn from the same distribution, not how much it would move with another seed.
+With several seeds, a number is the mean over seeds with Student's t interval, and two sets
+of runs are compared seed by seed (a paired t-test): the spread is the real seed-to-seed
+variation, since one seed always gives the same numbers. With one seed per model, the spread
+that can be measured is that of the test images: a bootstrap over them (the models fixed)
+says how much the accuracy would move on another test set drawn from the same distribution,
+not how much it would move with another seed; two models are then compared by McNemar's test.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping, Sequence, TypeVar
 
 import numpy as np
 from scipy import stats
+
+T = TypeVar("T")
 
 CONFIDENCE = 0.95
 # Resamples of the bootstrap: enough for the second decimal of a percentage point.
@@ -36,8 +42,27 @@ class Interval:
     def spans_zero(self) -> bool:
         return self.low <= 0.0 <= self.high
 
+    @property
+    def half_width(self) -> float:
+        """Half the interval's width: the ``± h`` of ``mean ± h``."""
+        return (self.high - self.low) / 2
+
     def as_dict(self) -> dict[str, float | str]:
         return {"estimate": self.estimate, "low": self.low, "high": self.high, "method": self.method}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, float | str]) -> "Interval":
+        return cls(float(values["estimate"]), float(values["low"]), float(values["high"]),
+                   str(values["method"]))
+
+
+# Values closer than this are one value: accuracies of a few thousand images that are equal in
+# exact arithmetic differ in the last bits of a float, and scipy's t then loses all precision.
+NO_SPREAD = 1e-12
+
+
+def _no_spread(values: np.ndarray) -> bool:
+    return float(np.ptp(values)) <= NO_SPREAD
 
 
 def t_interval(values: np.ndarray | list[float], confidence: float = CONFIDENCE) -> Interval:
@@ -46,8 +71,26 @@ def t_interval(values: np.ndarray | list[float], confidence: float = CONFIDENCE)
     mean = float(values.mean())
     if len(values) < 2:
         raise ValueError("a t-interval needs at least two values (seeds)")
+    method = f"t-interval over {len(values)} seeds"
+    if _no_spread(values):  # scipy's interval of a zero scale is nan
+        return Interval(mean, mean, mean, method)
     low, high = stats.t.interval(confidence, len(values) - 1, loc=mean, scale=stats.sem(values))
-    return Interval(mean, float(low), float(high), f"t-interval over {len(values)} seeds")
+    return Interval(mean, float(low), float(high), method)
+
+
+def across_seeds(values: Sequence[float], single: Interval | Mapping[str, float | str] | None = None
+                 ) -> Interval:
+    """A number measured once per seed: the mean with its t-interval over seeds; with one
+    seed, ``single`` (that run's bootstrap interval over test images) when given, else the
+    bare value with no spread."""
+    if len(values) >= 2:
+        return t_interval(values)
+    if len(values) == 0:
+        raise ValueError("no run to summarise")
+    if single is not None:
+        return single if isinstance(single, Interval) else Interval.from_dict(single)
+    value = float(values[0])
+    return Interval(value, value, value, "one seed, no interval")
 
 
 def _bootstrap(statistic, samples: tuple[np.ndarray, ...], paired: bool, seed: int) -> tuple[float, float]:
@@ -105,6 +148,76 @@ def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> McNemar:
     statistic = (only_a - only_b) ** 2 / discordant
     p_value = stats.binomtest(only_a, discordant, 0.5).pvalue
     return McNemar(only_a, only_b, float(statistic), float(min(1.0, p_value)))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How sure the difference B minus A between two sets of runs is."""
+
+    change: Interval
+    p_value: float
+    test: str  # which test gave the p-value, and over what
+    seeds: int  # pairs of runs compared (1: one seed each, the test images resampled)
+
+    @property
+    def significant(self) -> bool:
+        """The test and the interval agree that there is a difference."""
+        return self.p_value < SIGNIFICANCE and not self.change.spans_zero
+
+    def as_row(self, prefix: str = "change") -> dict[str, float | str | int | bool]:
+        """The columns a comparison table gives a difference."""
+        return {prefix: self.change.estimate, f"{prefix}_low": self.change.low,
+                f"{prefix}_high": self.change.high, "p_value": self.p_value, "test": self.test,
+                "seeds": self.seeds, "significant": self.significant}
+
+
+def paired_seeds(a: Sequence[float], b: Sequence[float]) -> Evidence:
+    """B minus A, run by run (the same seed on both sides): the mean difference with its
+    t-interval and the paired t-test (scipy.stats.ttest_rel)."""
+    a_values, b_values = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a_values.shape != b_values.shape or len(a_values) < 2:
+        raise ValueError(f"a paired test over seeds needs two or more pairs, got {len(a_values)} "
+                         f"and {len(b_values)} runs")
+    differences = b_values - a_values
+    change = t_interval(differences)
+    if _no_spread(differences):  # t is infinite, or undefined at 0
+        p_value = 1.0 if abs(change.estimate) <= NO_SPREAD else 0.0
+    else:
+        p_value = float(stats.ttest_rel(b_values, a_values).pvalue)
+    return Evidence(change, p_value, f"paired t-test over {len(a_values)} seeds", len(a_values))
+
+
+def pair_runs(a: Mapping[int, T], b: Mapping[int, T]) -> tuple[list[T], list[T]]:
+    """The runs ({seed: run}) of two models to compare: those of their common seeds where there
+    are two or more; else one pair, tested on the test images: the runs of their one common
+    seed, or each model's first seed."""
+    common = [seed for seed in a if seed in b]
+    if len(common) >= 2:
+        return [a[s] for s in common], [b[s] for s in common]
+    if common:  # one shared seed: that pair, rather than two different seeds' runs
+        return [a[common[0]]], [b[common[0]]]
+    return [next(iter(a.values()))], [next(iter(b.values()))]
+
+
+def compare_correct(correct_a: Sequence[np.ndarray], correct_b: Sequence[np.ndarray]) -> Evidence:
+    """B minus A from per-image correctness, one array per run, paired by position (the same
+    seed on both sides). Two or more pairs: :func:`paired_seeds` of the accuracies. One pair:
+    a paired bootstrap over test images and McNemar's exact test."""
+    if len(correct_a) != len(correct_b) or not correct_a:
+        raise ValueError(f"cannot pair {len(correct_a)} runs with {len(correct_b)}")
+    if len(correct_a) >= 2:
+        return paired_seeds([float(np.mean(c)) for c in correct_a],
+                            [float(np.mean(c)) for c in correct_b])
+    change = difference_interval(correct_a[0], correct_b[0])
+    test = mcnemar(correct_a[0], correct_b[0])
+    return Evidence(change, test.p_value, "McNemar's exact test, one seed", 1)
+
+
+def describe(evidence: Evidence, unit: float = 100.0, suffix: str = "") -> str:
+    """``95% interval +1.20 to +1.78 points, McNemar's exact test, one seed, p < 0.001``."""
+    return (f"{100 * CONFIDENCE:.0f}% interval {unit * evidence.change.low:+.2f} to "
+            f"{unit * evidence.change.high:+.2f}{suffix}, {evidence.test}, "
+            f"{describe_p(evidence.p_value)}")
 
 
 def significant(change: Interval, test: McNemar) -> bool:
