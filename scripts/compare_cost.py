@@ -8,6 +8,7 @@ snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     compare_cost(
         dataset=snakemake.wildcards.dataset,
+        runs=snakemake.params.runs,
         archs=snakemake.params.archs,
         metrics=snakemake.input.metrics,
         train=snakemake.input.train,

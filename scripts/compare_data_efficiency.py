@@ -8,12 +8,11 @@ snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     compare_data_efficiency(
         dataset=snakemake.wildcards.dataset,
-        runs=[
-            (arch, fraction, metrics, train)
-            for (arch, fraction), metrics, train in zip(
-                snakemake.params.runs, snakemake.input.metrics, snakemake.input.train, strict=True
-            )
-        ],
+        runs=snakemake.params.runs,
+        metrics=snakemake.input.metrics,
+        train=snakemake.input.train,
+        predictions=snakemake.input.predictions,
         csv_path=snakemake.output.csv,
+        tests_csv=snakemake.output.tests,
         png_path=snakemake.output.png,
     )

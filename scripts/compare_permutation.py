@@ -8,7 +8,7 @@ snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     compare_permutation(
         dataset=snakemake.wildcards.dataset,
-        archs=snakemake.params.archs,
+        runs=snakemake.params.runs,
         original=snakemake.input.original,
         permuted=snakemake.input.permuted,
         original_predictions=snakemake.input.original_predictions,

@@ -8,7 +8,7 @@ snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     compare_training_dynamics(
         dataset=snakemake.wildcards.dataset,
-        archs=snakemake.params.archs,
+        runs=snakemake.params.runs,
         histories=snakemake.input.histories,
         csv_path=snakemake.output.csv,
         png_path=snakemake.output.png,

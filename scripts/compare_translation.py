@@ -8,7 +8,7 @@ snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake.rule):
     compare_translation(
         dataset=snakemake.wildcards.dataset,
-        archs=snakemake.params.archs,
+        runs=snakemake.params.runs,
         models=snakemake.input.models,
         train_records=snakemake.input.train,
         npz_path=snakemake.input.data,
@@ -17,5 +17,6 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         batch_size=snakemake.params.batch_size,
         threads=snakemake.threads,
         csv_path=snakemake.output.csv,
+        tests_csv=snakemake.output.tests,
         png_path=snakemake.output.png,
     )

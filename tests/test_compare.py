@@ -41,13 +41,48 @@ def test_shift_zero_reproduces_the_plain_accuracy() -> None:
     images = rng.integers(0, 256, (40, 1, 28, 28), dtype=np.uint8)
     x = (torch.from_numpy(images).float() / 255 - 0.13) / 0.31
     labels = model(x).argmax(1).numpy()  # the model is right on every unshifted image
-    rows = compare.translation_rows({"digitcnn": model}, images, labels, [0.13], [0.31], 3,
-                                    torch.device("cpu"), 16)
+    rows, at_shift = compare.translation_rows({("digitcnn", 0): model}, images, labels, [0.13],
+                                              [0.31], 3, torch.device("cpu"), 16)
     zero = [r["accuracy"] for r in rows if r["shift"] == 0]
     assert zero == [1.0, 1.0, 1.0]
     assert {r["direction"] for r in rows} == {"horizontal", "vertical", "diagonal"}
+    assert {(r["arch"], r["seed"]) for r in rows} == {("digitcnn", 0)}
     assert len(rows) == 3 * 4
     assert min(r["accuracy"] for r in rows if r["shift"] == 3) < 1.0
+    assert set(at_shift) == {("digitcnn", 0)} and at_shift[("digitcnn", 0)].shape == (40,)
+
+
+def test_tested_shift_is_half_the_largest_and_at_least_one_pixel() -> None:
+    assert [compare.tested_shift(m) for m in (0, 1, 2, 3, 4, 7)] == [1, 1, 1, 1, 2, 3]
+
+
+def test_correctness_at_the_tested_shift_is_each_runs_own_row() -> None:
+    """Each (arch, seed) gets its own rows and its own per-image correctness, whose mean is the
+    row's accuracy at the tested (direction, shift)."""
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (60, 1, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, 60)
+    models = {}
+    for arch, seed in (("digitcnn", 0), ("digitcnn", 1), ("mlp", 0)):
+        torch.manual_seed(seed)
+        models[(arch, seed)] = create_model(arch).eval()
+    rows, at_shift = compare.translation_rows(models, images, labels, [0.13], [0.31], 4,
+                                              torch.device("cpu"), 16)
+    shift = compare.tested_shift(4)
+    assert shift == 2 and set(at_shift) == set(models)
+    assert len(rows) == len(models) * 3 * 5
+    for (arch, seed), correct in at_shift.items():
+        assert correct.dtype == bool and correct.shape == (60,)
+        mine = [r for r in rows if (r["arch"], r["seed"]) == (arch, seed)]
+        assert len(mine) == 3 * 5
+        tested = [r["accuracy"] for r in mine
+                  if r["direction"] == compare.TEST_DIRECTION and r["shift"] == shift]
+        assert tested == [pytest.approx(float(correct.mean()), abs=1e-12)]
+        # ...and it is the model's correctness on the images shifted that way, image by image.
+        x = (torch.from_numpy(compare.shift_images(images, shift, 0)).float() / 255 - 0.13) / 0.31
+        with torch.no_grad():
+            direct = models[(arch, seed)](x).argmax(1).numpy() == labels
+        assert np.array_equal(correct, direct)
 
 
 def test_permutation_is_a_seeded_bijection_applied_alike_to_train_and_test() -> None:
@@ -143,7 +178,33 @@ def test_shift_zero_is_the_evaluation_on_every_inference_path() -> None:
                         [0.13], [0.31], {})
     for path in (Inference(), Inference(channels_last=True), Inference(True, True)):
         evaluated = predict_test_set(model, data, torch.device("cpu"), 64, path)
-        rows = compare.translation_rows({"digitcnn": model}, images, labels, [0.13], [0.31], 1,
-                                        torch.device("cpu"), 64, {"digitcnn": path})
+        rows, _ = compare.translation_rows({("digitcnn", 0): model}, images, labels, [0.13],
+                                           [0.31], 1, torch.device("cpu"), 64,
+                                           {("digitcnn", 0): path})
         expected = float((evaluated.predicted == labels).mean())
         assert [r["accuracy"] for r in rows if r["shift"] == 0] == [pytest.approx(expected, abs=1e-9)] * 3
+
+
+def test_cost_rows_give_the_accuracy_over_seeds_with_its_interval() -> None:
+    from cnnlab.analysis.certainty import Interval, t_interval
+
+    over_seeds = t_interval([0.97, 0.98, 0.975])
+    one_seed = Interval(0.99, 0.985, 0.994, "percentile bootstrap over test images")
+    records = {
+        "mlp": {"accuracy": over_seeds, "seeds": 3, "convolutional": False, "parameters": 535_818,
+                "epochs": 3, "mult_adds": 535_040, "seconds_per_epoch": 6.0,
+                "images_per_second": 9_000.0},
+        "digitcnn": {"accuracy": one_seed, "seeds": 1, "convolutional": True,
+                     "parameters": 206_922, "epochs": 3, "mult_adds": 1_030_144,
+                     "seconds_per_epoch": 14.2, "images_per_second": 4_000.0},
+    }
+    mlp, cnn = compare.cost_rows(records)
+    assert mlp == {"arch": "mlp", "convolutional": False, "seeds": 3,
+                   "test_accuracy": pytest.approx(0.975), "accuracy_low": over_seeds.low,
+                   "accuracy_high": over_seeds.high, "interval": "t-interval over 3 seeds",
+                   "parameters": 535_818, "mult_adds": 535_040, "epochs": 3,
+                   "seconds_per_epoch": 6.0, "images_per_second": 9_000.0}
+    assert mlp["accuracy_low"] < 0.975 < mlp["accuracy_high"]
+    assert (cnn["arch"], cnn["seeds"], cnn["test_accuracy"], cnn["accuracy_low"],
+            cnn["accuracy_high"], cnn["interval"]) == (
+        "digitcnn", 1, 0.99, 0.985, 0.994, "percentile bootstrap over test images")

@@ -20,9 +20,13 @@ RNG = np.random.default_rng(0)
 ARCHS = ["logreg", "mlp", "digitcnn", "digitcnn_gap", "simplecnn_bn", "lenet5"]
 # Parameters, mult-adds, seconds and accuracy as a default run gives them: lenet5's and mlp's
 # mult-adds are close, which once put one label over the other.
+# mlp and digitcnn have three seeds (a t-interval over them), the others one (a bootstrap).
+SEEDS = {"mlp": 3, "digitcnn": 3}
+T_INTERVAL, BOOTSTRAP = "t-interval over 3 seeds", "percentile bootstrap over test images"
 COST_ROWS = [
     {"arch": a, "convolutional": c, "parameters": p, "mult_adds": m, "seconds_per_epoch": s,
-     "test_accuracy": acc}
+     "test_accuracy": acc, "accuracy_low": acc - 0.002, "accuracy_high": acc + 0.001,
+     "seeds": SEEDS.get(a, 1), "interval": T_INTERVAL if a in SEEDS else BOOTSTRAP}
     for a, c, p, m, s, acc in [
         ("logreg", False, 7_850, 7_840, 3.1, 0.925), ("mlp", False, 535_818, 535_040, 6.0, 0.978),
         ("digitcnn", True, 206_922, 1_030_144, 14.2, 0.989),
@@ -36,6 +40,28 @@ COST_ROWS = [
 def history(epochs: int = 3) -> list[dict[str, str]]:
     return [{"epoch": str(e), "train_loss": str(1 / e), "val_loss": str(1.1 / e),
              "train_acc": str(1 - 0.1 / e), "val_acc": str(1 - 0.12 / e)} for e in range(1, epochs + 1)]
+
+
+def translation_rows() -> list[dict[str, Any]]:
+    """logreg once, mlp with three seeds that differ a little."""
+    return [{"arch": a, "seed": seed, "direction": d, "shift": s,
+             "accuracy": 0.9 - 0.1 * s - 0.01 * seed}
+            for a in ARCHS[:2] for seed in range(SEEDS.get(a, 1))
+            for d in ("horizontal", "vertical") for s in range(3)]
+
+
+def dynamics() -> dict[str, dict[int, list[dict[str, str]]]]:
+    """{arch: {seed: history}}: logreg once, mlp with three seeds."""
+    histories: dict[str, dict[int, list[dict[str, str]]]] = {}
+    for arch in ARCHS[:2]:
+        histories[arch] = {}
+        for seed in range(SEEDS.get(arch, 1)):
+            rows = history()
+            for row in rows:
+                row["train_loss"] = str(float(row["train_loss"]) * (1 + 0.1 * seed))
+                row["val_acc"] = str(float(row["val_acc"]) - 0.01 * seed)
+            histories[arch][seed] = rows
+    return histories
 
 
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -66,16 +92,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
                   "saving_factor": 61_544.0}],
         "thought": [{"layer": "dense", "params": 154_141_696}, {"layer": "conv", "params": 1_792}],
         "title": TITLE},
-    "plot_translation": {"rows": [{"arch": a, "direction": d, "shift": s, "accuracy": 0.9 - 0.1 * s}
-                                  for a in ARCHS[:2] for d in ("horizontal", "vertical")
-                                  for s in range(3)], "title": TITLE},
+    "plot_translation": {"rows": translation_rows(), "title": TITLE},
     "plot_permutation": {"rows": [{"arch": a, "accuracy_original": 0.98, "accuracy_permuted": 0.97,
                                      "original_low": 0.975, "original_high": 0.985,
-                                     "permuted_low": 0.96, "permuted_high": 0.975}
+                                     "permuted_low": 0.96, "permuted_high": 0.975,
+                                     "interval": T_INTERVAL if a in SEEDS else BOOTSTRAP}
                                   for a in ARCHS[:2]], "title": TITLE},
-    "plot_data_efficiency": {"rows": [{"arch": a, "train_size": n, "test_accuracy": 0.5 + n / 1e5}
+    "plot_data_efficiency": {"rows": [{"arch": a, "train_size": n, "test_accuracy": 0.5 + n / 2e5,
+                                       "accuracy_low": 0.49 + n / 2e5, "accuracy_high": 0.52 + n / 2e5,
+                                       "seeds": SEEDS.get(a, 1),
+                                       "interval": T_INTERVAL if a in SEEDS else BOOTSTRAP}
                                       for a in ARCHS[:2] for n in (600, 3_000, 60_000)], "title": TITLE},
-    "plot_training_dynamics": {"histories": {a: history() for a in ARCHS[:2]}, "title": TITLE},
+    "plot_training_dynamics": {"histories": dynamics(), "title": TITLE},
 }
 BUILDERS = {name: function for module in (evaluation, inspection, comparison)
             for name, function in inspect.getmembers(module, inspect.isfunction)
@@ -153,3 +181,88 @@ def test_cost_labels_overlap_neither_each_other_nor_the_points(tmp_path: Path) -
         inside = ax.get_window_extent(renderer)
         assert all(inside.x0 <= b.x0 and b.x1 <= inside.x1 and inside.y0 <= b.y0 and b.y1 <= inside.y1
                    for b in boxes)
+
+
+def legend_labels(ax: Any) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def matplotlib_colour(colour: Any) -> tuple[float, float, float]:
+    from matplotlib.colors import to_rgb
+
+    return to_rgb(colour)
+
+
+def band(collection: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edge of a fill_between band, as drawn (x ascending)."""
+    vertices = collection.get_paths()[0].vertices
+    xs = np.unique(vertices[:, 0])
+    low = np.array([vertices[vertices[:, 0] == x, 1].min() for x in xs])
+    high = np.array([vertices[vertices[:, 0] == x, 1].max() for x in xs])
+    return low, high
+
+
+@pytest.mark.parametrize("name", ["plot_translation", "plot_training_dynamics"])
+def test_curves_are_means_over_seeds_with_a_band_only_where_there_are_several(
+        name: str, tmp_path: Path) -> None:
+    from cnnlab.analysis.certainty import t_interval
+
+    fig = BUILDERS[name](**SAMPLES[name], path=tmp_path / "f.png")
+    panels = [ax for ax in fig.axes if ax.get_lines()]
+    assert len(panels) == 2
+    for ax in panels:
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert set(lines) == {"logreg", "mlp (3 seeds)"}
+        bands = ax.collections
+        assert len(bands) == 1  # the mlp's band; logreg, one seed, has none
+        assert bands[0].get_facecolor()[0][:3] == pytest.approx(
+            matplotlib_colour(lines["mlp (3 seeds)"].get_color()))
+        low, high = band(bands[0])
+        mean = lines["mlp (3 seeds)"].get_ydata()
+        assert np.all(low < mean) and np.all(mean < high)
+    if name == "plot_translation":
+        horizontal = panels[0]
+        mlp = [[100 * r["accuracy"] for r in SAMPLES[name]["rows"]
+                if r["arch"] == "mlp" and r["direction"] == "horizontal" and r["shift"] == s]
+               for s in range(3)]
+        expected = [t_interval(values) for values in mlp]
+        line = {line.get_label(): line for line in horizontal.get_lines()}["mlp (3 seeds)"]
+        assert list(line.get_ydata()) == pytest.approx([i.estimate for i in expected])
+        low, high = band(horizontal.collections[0])
+        assert list(low) == pytest.approx([i.low for i in expected])
+        assert list(high) == pytest.approx([i.high for i in expected])
+        logreg = {line.get_label(): line for line in horizontal.get_lines()}["logreg"]
+        assert list(logreg.get_ydata()) == pytest.approx([90.0, 80.0, 70.0])
+
+
+def test_cost_error_bars_are_each_models_interval(tmp_path: Path) -> None:
+    fig = comparison.plot_cost(COST_ROWS, TITLE, tmp_path / "cost.png")
+    for ax in fig.axes:
+        bars = [c for c in ax.containers if c.has_yerr]
+        assert len(bars) == len(COST_ROWS)
+        for container, row in zip(bars, COST_ROWS, strict=True):
+            (segment,) = container.lines[2][0].get_segments()
+            assert sorted(segment[:, 1]) == pytest.approx(
+                [100 * row["accuracy_low"], 100 * row["accuracy_high"]])
+    note = " ".join(t.get_text() for t in fig.texts)
+    assert "95% interval" in note and T_INTERVAL in note and BOOTSTRAP in note
+
+
+def test_data_efficiency_points_carry_their_interval_and_seed_count(tmp_path: Path) -> None:
+    rows = SAMPLES["plot_data_efficiency"]["rows"]
+    fig = comparison.plot_data_efficiency(rows, TITLE, tmp_path / "d.png")
+    (ax,) = fig.axes
+    assert legend_labels(ax) == ["logreg", "mlp (3 seeds)"]
+    for container, arch in zip(ax.containers, ["logreg", "mlp"], strict=True):
+        mine = sorted((r for r in rows if r["arch"] == arch), key=lambda r: r["train_size"])
+        segments = container.lines[2][0].get_segments()
+        assert [sorted(s[:, 1]) for s in segments] == [
+            pytest.approx([100 * r["accuracy_low"], 100 * r["accuracy_high"]]) for r in mine]
+    note = " ".join(t.get_text() for t in fig.texts)
+    assert T_INTERVAL in note and BOOTSTRAP in note
+
+
+def test_permutation_legend_names_the_intervals_used(tmp_path: Path) -> None:
+    fig = comparison.plot_permutation(**SAMPLES["plot_permutation"], path=tmp_path / "p.png")
+    title = fig.axes[0].get_legend().get_title().get_text()
+    assert "95% interval" in title and T_INTERVAL in title and BOOTSTRAP in title

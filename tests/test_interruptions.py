@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable
@@ -207,3 +208,30 @@ def test_a_full_disk_leaves_the_old_file_and_no_temporary_one(
     assert target.read_bytes() == b"old bytes", name
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["artifact", "source", *(["page.html"] if name == "report PDF" else [])]), name
+
+
+def test_a_second_seeds_artifacts_are_checked_like_the_first_seeds(tmp_path: Path, capsys) -> None:
+    """results/<dataset>/<arch>/seed_<n>/ holds step outputs like its parent: recorded, verified,
+    and moved aside when damaged, the first seed's files untouched."""
+    results = tmp_path / "results"
+    first, second = results / "mnist" / "mlp", results / "mnist" / "mlp" / "seed_1"
+    for folder, weights in ((first, b"seed 0 weights"), (second, b"seed 1 weights")):
+        outputs = [folder / "model.pt", folder / "metrics.json"]
+        with checked_step(results / "logs" / "x.log", [], outputs, "train", artifact_root=results):
+            folder.mkdir(parents=True, exist_ok=True)
+            outputs[0].write_bytes(weights)
+            outputs[1].write_text('{"seed": 1}')
+    assert verifier.main(["verify", str(results)]) == 0
+    assert "checked 4" in capsys.readouterr().out
+    damaged = second / "model.pt"
+    stat = damaged.stat()
+    damaged.write_bytes(b"seed 1 weightz")
+    os.utime(damaged, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert verifier.main(["verify", "--repair", str(results)]) == 1
+    out = capsys.readouterr().out
+    assert f"{damaged}: has different bytes than were written" in out
+    assert str(first / "model.pt") not in out
+    assert not damaged.exists() and (first / "model.pt").read_bytes() == b"seed 0 weights"
+    assert [p.relative_to(results / "damaged").parts[-3:] for p in (results / "damaged").rglob("model.pt")] \
+        == [("mlp", "seed_1", "model.pt")]
+    assert verifier.main(["verify", str(results)]) == 0

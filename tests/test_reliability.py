@@ -50,6 +50,9 @@ BAD_CONFIGS = [
     ("fraction out of range", setting("compare.data_efficiency.fractions", [0, 0.5]), ["'compare.data_efficiency.fractions[0]'", "minimum of 0"]),
     ("comparison on a dataset the models cannot read", setting("compare.datasets", ["cifar10"]), ["'compare.architectures': digitcnn takes 1x28x28"]),
     ("too many misclassified examples", setting("evaluation.misclassified", 1000), ["'evaluation.misclassified'", "maximum of 100"]),
+    ("a training seed listed twice", setting("training.mlp.seeds", [0, 1, 0]), ["'training.mlp.seeds'", "has non-unique elements"]),
+    ("a negative training seed", setting("seeds", [0, -1]), ["'seeds[1]'", "minimum of 0"]),
+    ("seeds as a number, not a list", setting("training.mlp.seeds", 3), ["'training.mlp.seeds'", "not of type 'array'"]),
 ]
 
 
@@ -341,7 +344,11 @@ def test_sigterm_stops_cleanly_and_the_rerun_resumes(
 # ------------------------------------------------------------------------------ parallel runs
 
 PARALLEL_ARCHS = ["digitcnn", "mlp", "lenet5"]
-HEAVY_RULES = ["train", "evaluate", "measure_sparsity", "compare_translation"]
+# The mlp is also trained with a second seed: a job of rule train_seed, beside its first seed's
+# (they share the architecture's checkpoint and kept-run folders).
+PARALLEL_RUNS = [*PARALLEL_ARCHS, "mlp/seed_1"]
+HEAVY_RULES = ["train", "train_seed", "evaluate", "evaluate_seed", "measure_sparsity",
+               "compare_translation"]
 # Timings differ from run to run; everything else must be byte for byte the same.
 TIMED = ("train.json", "history.csv", ".train.json.sha256", ".history.csv.sha256")
 
@@ -351,6 +358,7 @@ def parallel_targets() -> list[str]:
     for arch in PARALLEL_ARCHS:
         targets += [f"results/mnist/{arch}/{name}" for name in
                     ("metrics.json", "confusion.png", "params.csv", "params.png", "model.pt")]
+    targets += [f"results/mnist/mlp/seed_1/{name}" for name in ("metrics.json", "confusion.png", "model.pt")]
     for arch in ("digitcnn", "lenet5"):
         targets += [f"results/mnist/{arch}/{name}" for name in
                     ("filters.png", "feature_maps", "receptive_field.csv")]
@@ -368,6 +376,7 @@ def test_parallel_jobs_do_not_race_and_give_the_artifacts_of_a_serial_run(tmp_pa
     config = small_config()
     config["datasets"] = {"mnist": {"architectures": PARALLEL_ARCHS}}
     config["training"] = {arch: {"epochs": 1} for arch in PARALLEL_ARCHS}
+    config["training"]["mlp"]["seeds"] = [0, 1]
     one_thread = ["--set-threads", *(f"{rule}=1" for rule in HEAVY_RULES)]
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     for workdir in (serial, parallel):
@@ -383,19 +392,23 @@ def test_parallel_jobs_do_not_race_and_give_the_artifacts_of_a_serial_run(tmp_pa
     log = result.stdout + result.stderr
     assert "prepare_data" in log and log.count("rule prepare_data:") == 1
     assert log.count("rule train:") == len(PARALLEL_ARCHS)
+    assert log.count("rule train_seed:") == log.count("rule evaluate_seed:") == 1
     serial_digests, parallel_digests = artifact_digests(serial), artifact_digests(parallel)
     assert len(serial_digests) > 40
     different = sorted(name for name in serial_digests
                        if serial_digests[name] != parallel_digests.get(name))
     assert different == [] and serial_digests.keys() == parallel_digests.keys()
-    # The training jobs really ran side by side, one thread each.
+    assert (serial / "results" / "mnist" / "mlp" / "seed_1" / "model.pt").read_bytes() != \
+        (serial / "results" / "mnist" / "mlp" / "model.pt").read_bytes()  # two seeds, two models
+    # The training jobs really ran side by side, one thread each (the second seed's too).
     spans = []
-    for arch in PARALLEL_ARCHS:
-        record = json.loads((parallel / "results" / "mnist" / arch / "train.json").read_text())
-        assert record["runtime"]["threads"] == 1
-        log_file = parallel / "results" / "logs" / "mnist" / arch / "train.log"
+    for run in PARALLEL_RUNS:
+        record = json.loads((parallel / "results" / "mnist" / run / "train.json").read_text())
+        assert record["runtime"]["threads"] == 1, run
+        assert record["seed"] == (1 if run.endswith("seed_1") else 0), run
+        log_file = parallel / "results" / "logs" / "mnist" / run / "train.log"
         started = datetime.strptime(log_file.read_text()[:19], "%Y-%m-%d %H:%M:%S").timestamp()
-        spans.append((started, (parallel / "results" / "mnist" / arch / "model.pt").stat().st_mtime))
+        spans.append((started, (parallel / "results" / "mnist" / run / "model.pt").stat().st_mtime))
     spans.sort()
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
     assert not list(parallel.rglob(".*.tmp"))  # no temporary file left behind
@@ -409,3 +422,10 @@ def test_the_default_profile_runs_one_gpu_job_at_a_time() -> None:
     for rules in ("train", "evaluate", "inspect", "compare"):
         text = (PROJECT / "workflow" / "rules" / f"{rules}.smk").read_text()
         assert "gpu=gpu_request" in text, rules
+    # A second seed's jobs are the first seed's rule with other files: they inherit its GPU
+    # request and threads, and override neither.
+    for rules, rule in (("train", "train"), ("evaluate", "evaluate")):
+        text = (PROJECT / "workflow" / "rules" / f"{rules}.smk").read_text()
+        assert f"use rule {rule} as {rule}_seed with:" in text, rule
+        overrides = text.split(f"use rule {rule} as {rule}_seed with:")[1].split("\nrule ")[0]
+        assert "resources:" not in overrides and "threads:" not in overrides, rule

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cnnlab.report import context
 from conftest import PROJECT
 from workflow_helpers import small_config, snakemake, write_config
@@ -56,16 +57,22 @@ def test_the_table_reads_only_the_listed_benchmarks(tmp_path: Path) -> None:
     results = tmp_path / "results"
     folder = results / "benchmarks"
     write_benchmark(folder / "mnist" / "digitcnn" / "train.tsv", 12.5)
+    write_benchmark(folder / "mnist" / "digitcnn" / "seed_1" / "train.tsv", 13.0)  # a second seed
     write_benchmark(folder / "mnist" / "lenet5" / "train.tsv", 600.0)  # removed from the config
     write_benchmark(folder / "render_report.tsv", 30.0)  # the previous render
     listed = [folder / "mnist" / "digitcnn" / "train.tsv",
+              folder / "mnist" / "digitcnn" / "seed_1" / "train.tsv",
               folder / "mnist" / "digitcnn" / "evaluate.tsv"]  # not run yet: no file, no row
     rows = context.read_benchmarks(results, listed)
-    assert rows == [{"job": "mnist / digitcnn / train", "seconds": 12.5, "max_rss_mb": 100.5}]
+    assert rows == [{"job": "mnist / digitcnn / train", "seconds": 12.5, "max_rss_mb": 100.5},
+                    {"job": "mnist / digitcnn / seed_1 / train", "seconds": 13.0, "max_rss_mb": 100.5}]
 
 
-def test_the_report_times_exactly_the_jobs_this_config_implies(tmp_path: Path) -> None:
-    write_config(tmp_path, small_config())  # digitcnn and mlp; no lenet5
+@pytest.mark.parametrize("mlp_seeds", [None, [0, 1]], ids=["one seed", "two mlp seeds"])
+def test_the_report_times_exactly_the_jobs_this_config_implies(tmp_path: Path,
+                                                                mlp_seeds: list[int] | None) -> None:
+    # digitcnn and mlp; no lenet5. With two seeds of the mlp, its second seed's jobs too.
+    write_config(tmp_path, small_config(mlp={"seeds": mlp_seeds}))
     write_benchmark(tmp_path / "results" / "benchmarks" / "mnist" / "lenet5" / "train.tsv", 600.0)
     listed = workflow_function(tmp_path, "job_benchmarks")
     planned = planned_benchmarks(snakemake(tmp_path, "-n", "--cores", "2").stdout)
@@ -74,3 +81,11 @@ def test_the_report_times_exactly_the_jobs_this_config_implies(tmp_path: Path) -
     assert sorted(listed) == sorted(path for paths in planned.values() for path in paths)
     assert len(listed) == len(set(listed)) > 10
     assert not [path for path in listed if "lenet5" in path]
+    seeded = sorted(path for path in listed if "seed_" in path)
+    if mlp_seeds is None:
+        assert seeded == [] and "train_seed" not in planned
+    else:  # train and evaluate of seed 1 of each mlp run: mnist, permuted, the 0.5 subset
+        assert seeded == sorted(f"results/benchmarks/{dataset}/mlp/seed_1/{job}.tsv"
+                                for dataset in ("mnist", "mnist_permuted", "mnist_subset_0.5")
+                                for job in ("train", "evaluate"))
+        assert sorted(planned["train_seed"] + planned["evaluate_seed"]) == seeded

@@ -37,30 +37,62 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for dataset, npz, record in (("mnist", "mnist.npz", "mnist.json"),
                                  ("mnist_permuted", "perm.npz", "perm.json")):
         for arch in ARCHS:
-            run = root / dataset / arch
-            run.mkdir(parents=True)
             train_run(root, dataset, arch, npz, record)
-            evaluate.evaluate_model(
-                dataset=dataset, arch=arch, threads=1, npz_path=root / npz,
-                record_path=root / record, model_path=run / artifacts.TRAIN.model,
-                train_record_path=run / artifacts.TRAIN.record,
-                metrics_path=run / artifacts.EVALUATE.metrics,
-                predictions_path=run / artifacts.EVALUATE.predictions,
-                confusion_path=run / artifacts.EVALUATE.confusion,
-                misclassified_path=run / artifacts.EVALUATE.misclassified,
-                history_path=run / artifacts.TRAIN.history, curves_path=run / artifacts.EVALUATE.curves,
-                batch_size=7, misclassified=9)
+            evaluate_run(root, dataset, arch, npz, record)
     return root
 
 
-def train_run(root: Path, dataset: str, arch: str, npz: str, record: str) -> dict:
-    run = root / dataset / arch
+@pytest.fixture(scope="module")
+def more_seeds(runs: Path) -> Path:
+    """The fixture's runs, and: a second seed (1) of both models on mnist and of the mlp on
+    mnist_permuted; both models (seed 0) on a half-size training subset (mnist_subset_0.5)."""
+    data.derive_dataset(name="mnist_subset_0.5", npz_path=runs / "mnist.npz",
+                        record_path=runs / "mnist.json", seed=0, out_npz=runs / "subset.npz",
+                        out_record=runs / "subset.json")
+    for dataset, arch, seed, npz, record in (
+            ("mnist", "digitcnn", 1, "mnist.npz", "mnist.json"),
+            ("mnist", "mlp", 1, "mnist.npz", "mnist.json"),
+            ("mnist_permuted", "mlp", 1, "perm.npz", "perm.json"),
+            ("mnist_subset_0.5", "digitcnn", 0, "subset.npz", "subset.json"),
+            ("mnist_subset_0.5", "mlp", 0, "subset.npz", "subset.json")):
+        train_run(runs, dataset, arch, npz, record, seed)
+        evaluate_run(runs, dataset, arch, npz, record, seed)
+    return runs
+
+
+def run_dir(root: Path, dataset: str, arch: str, seed: int = 0) -> Path:
+    """Where the pipeline puts a run: the first seed (0 here) at {dataset}/{arch}/, every other
+    seed under {dataset}/{arch}/seed_{n}/ (artifacts.run_file)."""
+    return root / Path(artifacts.run_file("", dataset, arch, None if seed == 0 else seed)
+                       ).relative_to(artifacts.RESULTS)
+
+
+def train_run(root: Path, dataset: str, arch: str, npz: str, record: str, seed: int = 0) -> dict:
+    run = run_dir(root, dataset, arch, seed)
+    run.mkdir(parents=True, exist_ok=True)
     return train.train_model(
-        dataset=dataset, arch=arch, settings=RECIPE, seed=0, threads=1, npz_path=root / npz,
+        dataset=dataset, arch=arch, settings=RECIPE, seed=seed, threads=1, npz_path=root / npz,
         record_path=root / record, checkpoint_dir=root / "checkpoints" / dataset / arch,
         kept_runs_dir=root / "runs" / dataset / arch, model_path=run / artifacts.TRAIN.model,
         history_path=run / artifacts.TRAIN.history, train_record_path=run / artifacts.TRAIN.record,
         eval_batch_size=7)
+
+
+def evaluate_run(root: Path, dataset: str, arch: str, npz: str, record: str, seed: int = 0,
+                 out: Path | None = None) -> dict:
+    """Evaluate a trained run; its outputs go to the run's folder, or to ``out``."""
+    run = run_dir(root, dataset, arch, seed)
+    out = out or run
+    return evaluate.evaluate_model(
+        dataset=dataset, arch=arch, threads=1, npz_path=root / npz,
+        record_path=root / record, model_path=run / artifacts.TRAIN.model,
+        train_record_path=run / artifacts.TRAIN.record,
+        metrics_path=out / artifacts.EVALUATE.metrics,
+        predictions_path=out / artifacts.EVALUATE.predictions,
+        confusion_path=out / artifacts.EVALUATE.confusion,
+        misclassified_path=out / artifacts.EVALUATE.misclassified,
+        history_path=run / artifacts.TRAIN.history, curves_path=out / artifacts.EVALUATE.curves,
+        batch_size=7, misclassified=9)
 
 
 def test_prepared_and_derived_data(runs: Path) -> None:
@@ -146,6 +178,7 @@ def test_evaluation_scores_the_final_model_on_the_test_split(runs: Path) -> None
         with torch.no_grad():
             direct = (model.eval()(x).argmax(1).numpy() == labels).mean()
         assert metrics["test_accuracy"] == pytest.approx(direct, abs=1e-6)
+        assert (metrics["arch"], metrics["dataset"], metrics["seed"]) == (arch, "mnist", 0)
         assert np.asarray(metrics["confusion_matrix"]).sum() == metrics["test_size"] == 30
         assert metrics["errors"] == round(30 * (1 - metrics["test_accuracy"]))
         for name in artifacts.EVALUATE:
@@ -189,9 +222,53 @@ def test_inspection_steps(runs: Path, tmp_path: Path) -> None:
     assert sum(r["params"] for r in rows) == count_parameters(create_model("digitcnn"))
 
 
-def test_comparison_steps(runs: Path, tmp_path: Path) -> None:
-    def files(kind: str, arch_list: list[str], dataset: str = "mnist") -> list[str]:
-        return [str(runs / dataset / a / kind) for a in arch_list]
+def test_every_seed_is_a_run_of_its_own_and_its_figures_say_which(
+        more_seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    first, second = run_dir(more_seeds, "mnist", "mlp"), run_dir(more_seeds, "mnist", "mlp", 1)
+    assert second == more_seeds / "mnist" / "mlp" / "seed_1"
+    assert read_json(first / artifacts.TRAIN.record)["seed"] == 0
+    assert read_json(second / artifacts.TRAIN.record)["seed"] == 1
+    assert read_json(first / artifacts.TRAIN.record)["run_id"] != \
+        read_json(second / artifacts.TRAIN.record)["run_id"]
+    weights = [torch.load(folder / artifacts.TRAIN.model, weights_only=True)
+               for folder in (first, second)]
+    assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert read_json(second / artifacts.EVALUATE.metrics)["seed"] == 1
+
+    # Each evaluation figure's title names the run: arch, dataset and seed.
+    from cnnlab.plotting import evaluation as plots
+
+    titles = []
+    # (figure, the position of its title argument)
+    for name, position in (("plot_confusion", 2), ("plot_curves", 1), ("plot_misclassified", 2)):
+        original = getattr(plots, name)
+
+        def recording(*args, _original=original, _position=position, **kwargs):
+            titles.append(args[_position])
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(evaluate.figures, name, recording)
+    evaluate_run(more_seeds, "mnist", "mlp", "mnist.npz", "mnist.json", 1, out=tmp_path)
+    assert len(titles) == 3
+    assert all(title.startswith("mlp on mnist, seed 1: ") for title in titles), titles
+    assert read_json(tmp_path / artifacts.EVALUATE.metrics) == read_json(second / artifacts.EVALUATE.metrics)
+
+
+def test_comparison_steps(more_seeds: Path, tmp_path: Path) -> None:
+    runs = more_seeds
+
+    def files(kind: str, labels: list[list], dataset: str = "mnist") -> list[str]:
+        """The file ``kind`` of each [arch, seed] run, in the order of ``labels``."""
+        return [str(run_dir(runs, dataset, arch, seed) / kind) for arch, seed in labels]
+
+    def metrics_of(arch: str, seed: int = 0, dataset: str = "mnist") -> dict:
+        return read_json(run_dir(runs, dataset, arch, seed) / "metrics.json")
+
+    both = [["digitcnn", 0], ["digitcnn", 1], ["mlp", 0], ["mlp", 1]]  # two seeds each
+    cnn_twice = [["digitcnn", 0], ["digitcnn", 1], ["mlp", 0]]  # the mlp once
+    mlp_twice = [["digitcnn", 0], ["mlp", 0], ["mlp", 1]]  # the CNN once
 
     inspect.param_breakdown(dataset="mnist", arch="mlp", record_path=runs / "mnist.json",
                             csv_path=runs / "mnist" / "mlp" / "params.csv",
@@ -199,35 +276,156 @@ def test_comparison_steps(runs: Path, tmp_path: Path) -> None:
     inspect.param_breakdown(dataset="mnist", arch="digitcnn", record_path=runs / "mnist.json",
                             csv_path=runs / "mnist" / "digitcnn" / "params.csv",
                             png_path=tmp_path / "c.png", flow_path=tmp_path / "d.png")
-    cost = compare.compare_cost(dataset="mnist", archs=ARCHS, metrics=files("metrics.json", ARCHS),
-                                train=files("train.json", ARCHS), params=files("params.csv", ARCHS),
+
+    # Cost: the accuracy over seeds (t-interval) where there are two, the test-image bootstrap
+    # of the one run where there is one; the parameter table is read once per architecture.
+    cost = compare.compare_cost(dataset="mnist", runs=cnn_twice, archs=ARCHS,
+                                metrics=files("metrics.json", cnn_twice),
+                                train=files("train.json", cnn_twice),
+                                params=[str(runs / "mnist" / a / "params.csv") for a in ARCHS],
                                 csv_path=tmp_path / "cost.csv", png_path=tmp_path / "cost.png")
+    assert [r["arch"] for r in cost] == ARCHS
     assert [r["parameters"] for r in cost] == [206_922, 535_818]
+    assert [r["seeds"] for r in cost] == [2, 1]
+    cnn, mlp = cost
+    cnn_accuracies = [metrics_of("digitcnn", s)["test_accuracy"] for s in (0, 1)]
+    assert cnn["test_accuracy"] == pytest.approx(np.mean(cnn_accuracies))
+    assert cnn["interval"] == "t-interval over 2 seeds"
+    assert cnn["accuracy_low"] <= cnn["test_accuracy"] <= cnn["accuracy_high"]
+    bootstrap = metrics_of("mlp")["test_accuracy_interval"]
+    assert (mlp["test_accuracy"], mlp["accuracy_low"], mlp["accuracy_high"], mlp["interval"]) == (
+        metrics_of("mlp")["test_accuracy"], bootstrap["low"], bootstrap["high"], bootstrap["method"])
+    trained = [read_json(f) for f in files("train.json", cnn_twice[:2])]
+    assert cnn["seconds_per_epoch"] == pytest.approx(np.mean([t["seconds_per_epoch"] for t in trained]))
+    assert list(read_csv(tmp_path / "cost.csv")[0]) == compare.COST_COLUMNS
+
+    # Translation: every seed's rows; at the tested shift, each CNN against each MLP.
     shifted = compare.compare_translation(
-        dataset="mnist", archs=ARCHS, models=files("model.pt", ARCHS),
-        train_records=files("train.json", ARCHS), npz_path=runs / "mnist.npz",
+        dataset="mnist", runs=both, models=files("model.pt", both),
+        train_records=files("train.json", both), npz_path=runs / "mnist.npz",
         record_path=runs / "mnist.json", max_shift=2, batch_size=8, threads=1,
-        csv_path=tmp_path / "t.csv", png_path=tmp_path / "t.png")
-    assert len(shifted) == len(ARCHS) * 3 * 3
-    for arch in ARCHS:  # shift 0 is the evaluation itself, to the last image
-        unshifted = {r["accuracy"] for r in shifted if r["arch"] == arch and r["shift"] == 0}
-        assert unshifted == {read_json(runs / "mnist" / arch / "metrics.json")["test_accuracy"]}
+        csv_path=tmp_path / "t.csv", tests_csv=tmp_path / "t_tests.csv", png_path=tmp_path / "t.png")
+    assert len(shifted) == len(both) * 3 * 3
+    for arch, seed in both:  # shift 0 is each run's evaluation itself, to the last image
+        unshifted = {r["accuracy"] for r in shifted
+                     if (r["arch"], r["seed"]) == (arch, seed) and r["shift"] == 0}
+        assert unshifted == {metrics_of(arch, seed)["test_accuracy"]}
+    table = read_csv(tmp_path / "t.csv")
+    assert list(table[0]) == ["arch", "seed", "direction", "shift", "accuracy"]
+    assert sorted({(r["arch"], int(r["seed"])) for r in table}) == [tuple(run) for run in both]
+    (test,) = read_csv(tmp_path / "t_tests.csv")  # one CNN, one MLP: one pair
+    assert list(test) == compare.TRANSLATION_TEST_COLUMNS
+    assert (test["cnn"], test["mlp"], test["direction"], int(test["shift"])) == (
+        "digitcnn", "mlp", "horizontal", 1)
+    assert (test["test"], int(test["seeds"])) == ("paired t-test over 2 seeds", 2)
+
+    def at_tested_shift(arch: str) -> float:
+        return float(np.mean([r["accuracy"] for r in shifted if r["arch"] == arch
+                              and r["direction"] == "horizontal" and r["shift"] == 1]))
+
+    assert float(test["cnn_accuracy"]) == pytest.approx(at_tested_shift("digitcnn"))
+    assert float(test["mlp_accuracy"]) == pytest.approx(at_tested_shift("mlp"))
+    check_evidence(test, float(test["cnn_accuracy"]) - float(test["mlp_accuracy"]))
+    # With one seed of the CNN, the pair is one run each, tested on the test images.
+    compare.compare_translation(
+        dataset="mnist", runs=mlp_twice, models=files("model.pt", mlp_twice),
+        train_records=files("train.json", mlp_twice), npz_path=runs / "mnist.npz",
+        record_path=runs / "mnist.json", max_shift=2, batch_size=8, threads=1,
+        csv_path=tmp_path / "t1.csv", tests_csv=tmp_path / "t1_tests.csv", png_path=tmp_path / "t1.png")
+    (test,) = read_csv(tmp_path / "t1_tests.csv")
+    assert (test["test"], int(test["seeds"])) == ("McNemar's exact test, one seed", 1)
+    check_evidence(test, float(test["cnn_accuracy"]) - float(test["mlp_accuracy"]))
+
+    # Permutation: the mlp with two seeds (paired over seeds), the CNN with one (McNemar).
     permutation = compare.compare_permutation(
-        dataset="mnist", archs=ARCHS, original=files("metrics.json", ARCHS),
-        permuted=files("metrics.json", ARCHS, "mnist_permuted"),
-        original_predictions=files("predictions.npz", ARCHS),
-        permuted_predictions=files("predictions.npz", ARCHS, "mnist_permuted"),
+        dataset="mnist", runs=mlp_twice, original=files("metrics.json", mlp_twice),
+        permuted=files("metrics.json", mlp_twice, "mnist_permuted"),
+        original_predictions=files("predictions.npz", mlp_twice),
+        permuted_predictions=files("predictions.npz", mlp_twice, "mnist_permuted"),
         permuted_record=runs / "perm.json", csv_path=tmp_path / "perm.csv", png_path=tmp_path / "perm.png")
+    assert [r["arch"] for r in permutation] == ARCHS
     assert {r["permutation_seed"] for r in permutation} == {1}
     assert all(r["change"] == pytest.approx(r["accuracy_permuted"] - r["accuracy_original"])
                for r in permutation)
-    assert all(r["change_low"] <= r["change"] <= r["change_high"] and 0 <= r["p_value"] <= 1
-               for r in permutation)
+    for r in permutation:
+        check_evidence(r, r["accuracy_permuted"] - r["accuracy_original"])
+        assert r["original_low"] <= r["accuracy_original"] <= r["original_high"]
+        assert r["permuted_low"] <= r["accuracy_permuted"] <= r["permuted_high"]
+        assert "mcnemar_statistic" not in r
+    cnn, mlp = permutation
+    assert (cnn["seeds"], cnn["test"]) == (1, "McNemar's exact test, one seed")
+    assert cnn["interval"] == "percentile bootstrap over test images"
+    assert (cnn["accuracy_original"], cnn["accuracy_permuted"]) == (
+        metrics_of("digitcnn")["test_accuracy"], metrics_of("digitcnn", 0, "mnist_permuted")["test_accuracy"])
+    assert (mlp["seeds"], mlp["test"]) == (2, "paired t-test over 2 seeds")
+    assert mlp["interval"] == "t-interval over 2 seeds"
+    assert mlp["accuracy_original"] == pytest.approx(
+        np.mean([metrics_of("mlp", s)["test_accuracy"] for s in (0, 1)]))
+    assert mlp["accuracy_permuted"] == pytest.approx(
+        np.mean([metrics_of("mlp", s, "mnist_permuted")["test_accuracy"] for s in (0, 1)]))
+    assert [r["arch"] for r in read_csv(tmp_path / "perm.csv")] == ARCHS
+
+    # Data efficiency: half the training set with one seed each, all of it with two.
+    efficiency_runs = [["digitcnn", 0.5, 0], ["digitcnn", 1.0, 0], ["digitcnn", 1.0, 1],
+                       ["mlp", 0.5, 0], ["mlp", 1.0, 0], ["mlp", 1.0, 1]]
+
+    def efficiency_files(kind: str) -> list[str]:
+        return [str(run_dir(runs, "mnist" if fraction == 1.0 else "mnist_subset_0.5", arch, seed)
+                    / kind) for arch, fraction, seed in efficiency_runs]
+
+    efficiency = compare.compare_data_efficiency(
+        dataset="mnist", runs=efficiency_runs, metrics=efficiency_files("metrics.json"),
+        train=efficiency_files("train.json"), predictions=efficiency_files("predictions.npz"),
+        csv_path=tmp_path / "eff.csv", tests_csv=tmp_path / "eff_tests.csv",
+        png_path=tmp_path / "eff.png")
+    assert [(r["arch"], r["fraction"], r["train_size"], r["seeds"]) for r in efficiency] == [
+        ("digitcnn", 0.5, 20, 1), ("digitcnn", 1.0, 40, 2), ("mlp", 0.5, 20, 1), ("mlp", 1.0, 40, 2)]
+    for r in efficiency:
+        assert r["accuracy_low"] <= r["test_accuracy"] <= r["accuracy_high"]
+    assert efficiency[1]["test_accuracy"] == pytest.approx(np.mean(cnn_accuracies))
+    assert efficiency[1]["interval"] == "t-interval over 2 seeds"
+    assert efficiency[0]["interval"] == "percentile bootstrap over test images"
+    assert efficiency[0]["test_accuracy"] == metrics_of("digitcnn", 0, "mnist_subset_0.5")["test_accuracy"]
+    tests = read_csv(tmp_path / "eff_tests.csv")
+    assert list(tests[0]) == compare.DATA_EFFICIENCY_TEST_COLUMNS
+    assert [(float(t["fraction"]), int(t["train_size"]), t["cnn"], t["mlp"], t["test"], int(t["seeds"]))
+            for t in tests] == [(0.5, 20, "digitcnn", "mlp", "McNemar's exact test, one seed", 1),
+                                (1.0, 40, "digitcnn", "mlp", "paired t-test over 2 seeds", 2)]
+    for t in tests:
+        here = {r["arch"]: r for r in efficiency if r["fraction"] == float(t["fraction"])}
+        assert float(t["cnn_accuracy"]) == pytest.approx(here["digitcnn"]["test_accuracy"])
+        assert float(t["mlp_accuracy"]) == pytest.approx(here["mlp"]["test_accuracy"])
+        check_evidence(t, here["digitcnn"]["test_accuracy"] - here["mlp"]["test_accuracy"])
+
+    # Training dynamics: every seed's curve, with its seed.
     dynamics = compare.compare_training_dynamics(
-        dataset="mnist", archs=ARCHS, histories=files("history.csv", ARCHS),
+        dataset="mnist", runs=both, histories=files("history.csv", both),
         csv_path=tmp_path / "dyn.csv", png_path=tmp_path / "dyn.png")
-    assert len(dynamics) == 2 * RECIPE["epochs"]
+    assert len(dynamics) == len(both) * RECIPE["epochs"]
+    table = read_csv(tmp_path / "dyn.csv")
+    assert list(table[0])[:3] == ["arch", "seed", "epoch"]
+    assert sorted({(r["arch"], int(r["seed"])) for r in table}) == [tuple(run) for run in both]
+    for arch, seed in both:
+        history = read_csv(run_dir(runs, "mnist", arch, seed) / "history.csv")
+        mine = [r for r in table if (r["arch"], int(r["seed"])) == (arch, seed)]
+        assert [r["val_acc"] for r in mine] == [r["val_acc"] for r in history]
+
     dense = compare.compare_dense_equivalent(
         dataset="mnist", archs=ARCHS, csv_path=tmp_path / "dense.csv",
         thought_csv=tmp_path / "thought.csv", png_path=tmp_path / "dense.png")
     assert [r["conv_params"] for r in dense] == [160, 4_640]  # the mlp has no convolution
+    for name in ("cost", "t", "t1", "perm", "eff", "dyn", "dense"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG", name
+
+
+def check_evidence(row: dict, change: float) -> None:
+    """A difference's columns (from a table row or a CSV line): the change B minus A inside its
+    interval, a p-value, and `significant` exactly when test and interval agree."""
+    value = {k: float(row[k]) for k in ("change", "change_low", "change_high", "p_value")}
+    assert value["change"] == pytest.approx(change)
+    assert value["change_low"] <= value["change"] <= value["change_high"]
+    assert 0 <= value["p_value"] <= 1
+    significant = row["significant"] if isinstance(row["significant"], bool) else \
+        row["significant"] == "True"
+    assert significant == (value["p_value"] < 0.05
+                           and not value["change_low"] <= 0 <= value["change_high"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,11 +28,13 @@ def test_default_config_plans_every_train_and_evaluate_job(tmp_path: Path) -> No
     jobs = planned_jobs(result.stdout)
     # Seven architectures; five are convolutional; all but logreg and lenet5 (tanh) have ReLUs.
     # Permuted runs: mlp and digitcnn; subsets: 3 fractions below 1.0 for each of them.
+    # mlp and digitcnn have three seeds: two more runs of each of their 2 + 2 + 6 runs.
     compare = {"compare_cost": 1, "compare_dense_equivalent": 1, "compare_translation": 1,
                "compare_permutation": 1, "compare_data_efficiency": 1,
                "compare_training_dynamics": 1}
     assert jobs == {"prepare_data": 1, "derive_dataset": 4, "render_report": 1, "train": 7 + 2 + 6,
-                    "evaluate": 7 + 2 + 6, "param_breakdown": 7, "extract_filters": 5,
+                    "evaluate": 7 + 2 + 6, "train_seed": 2 * (2 + 2 + 6),
+                    "evaluate_seed": 2 * (2 + 2 + 6), "param_breakdown": 7, "extract_filters": 5,
                     "extract_feature_maps": 5, "receptive_fields": 5, "measure_sparsity": 5,
                     **compare, "all": 1}
 
@@ -42,10 +45,48 @@ def test_full_config_plans_three_datasets(tmp_path: Path) -> None:
     compare = {name: 2 for name in ("compare_cost", "compare_dense_equivalent",
                                     "compare_translation", "compare_permutation",
                                     "compare_data_efficiency", "compare_training_dynamics")}
+    # Five seeds of every model: four more runs of each of the 16 + 16.
     assert planned_jobs(result.stdout) == {
         "prepare_data": 3, "derive_dataset": 8, "render_report": 1, "train": 16 + 16, "evaluate": 16 + 16,
+        "train_seed": 4 * (16 + 16), "evaluate_seed": 4 * (16 + 16),
         "param_breakdown": 16, "extract_filters": 12, "extract_feature_maps": 12,
         "receptive_fields": 12, "measure_sparsity": 12, **compare, "all": 1}
+
+
+def planned_job_blocks(dry_run: str) -> list[dict[str, str]]:
+    """Each job a dry run prints, as {"rule": ..., "output": ..., "threads": ..., ...}."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", dry_run):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if rule:
+            fields = dict(re.findall(r"^    (\w+): (.*)$", block, re.M))
+            jobs.append({"rule": rule.group(1), **fields})
+    return jobs
+
+
+def test_every_seed_of_a_run_is_as_heavy_as_its_first(tmp_path: Path) -> None:
+    """train_seed and evaluate_seed are train and evaluate in a seed_<n>/ folder: the same
+    threads (every core) and the same GPU request, one job per extra seed of every run."""
+    write_config(tmp_path, small_config(mlp={"seeds": [0, 1]}))
+    result = snakemake(tmp_path, "-n", "--cores", "2")
+    assert planned_jobs(result.stdout)["train_seed"] == 3  # mnist, permuted, the 0.5 subset
+    jobs = planned_job_blocks(result.stdout)
+    by_rule: dict[str, list[dict[str, str]]] = {}
+    for job in jobs:
+        by_rule.setdefault(job["rule"], []).append(job)
+    for first, other in (("train", "train_seed"), ("evaluate", "evaluate_seed")):
+        assert {j["threads"] for j in by_rule[first]} == {j["threads"] for j in by_rule[other]} == {"2"}
+        resources = {re.sub(r"tmpdir=\S+, ", "", j["resources"]) for j in by_rule[first] + by_rule[other]}
+        assert resources == {"gpu=0"} or resources == {"gpu=1"}, resources
+        for job in by_rule[other]:
+            assert "arch=mlp, seed=1" in job["wildcards"]
+            assert all("/mlp/seed_1/" in path for path in job["output"].split(", "))
+            assert "/mlp/seed_1/" in job["log"] and "/mlp/seed_1/" in job["benchmark"]
+        # The first seed's run stays where it was, in no seed folder.
+        assert not [j for j in by_rule[first] if "seed_" in j["output"]]
+    assert sorted(j["wildcards"].split(",")[0] for j in by_rule["train_seed"]) == [
+        "dataset=mnist", "dataset=mnist_permuted", "dataset=mnist_subset_0.5"]
+    assert "seed_0" not in result.stdout
 
 
 def test_bad_config_stops_before_any_job_and_deletes_nothing(tmp_path: Path) -> None:
@@ -122,7 +163,8 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
                      "misclassified.png", "curves.png"):
             assert (folder / name).stat().st_size > 0, f"{arch}/{name}"
         metrics = json.loads((folder / "metrics.json").read_text())
-        assert metrics["test_size"] == 200
+        assert metrics["test_size"] == 200 and metrics["seed"] == 0
+        assert not list(folder.glob("seed_*"))  # one seed: no seed folder
         assert 0.3 < metrics["test_accuracy"] <= 1.0  # 300 images, one epoch: well above chance
         assert sum(map(sum, metrics["confusion_matrix"])) == 200
         train = json.loads((folder / "train.json").read_text())
@@ -176,14 +218,21 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
     efficiency = (compare / "data_efficiency.csv").read_text().splitlines()
     assert [line.split(",")[:3] for line in efficiency[1:]] == [["mlp", "0.5", "150"],
                                                                 ["mlp", "1.0", "300"]]
+    # Only the mlp is in the data-efficiency runs: no CNN to test it against.
+    assert read_rows(compare / "data_efficiency_tests.csv") == []
     translation = (compare / "translation.csv").read_text().splitlines()
+    assert translation[0] == "arch,seed,direction,shift,accuracy"
     assert len(translation) == 1 + 2 * 3 * 3  # two models, three directions, shifts 0..2
     metrics = {arch: json.loads((results / "mnist" / arch / "metrics.json").read_text())
                for arch in SMALL_ARCHS}
     for line in translation[1:]:
-        arch, _, shift, accuracy = line.split(",")
+        arch, seed, _, shift, accuracy = line.split(",")
+        assert seed == "0"
         if shift == "0":
             assert float(accuracy) == pytest.approx(metrics[arch]["test_accuracy"])
+    (test,) = read_rows(compare / "translation_tests.csv")  # digitcnn against mlp
+    assert (test["cnn"], test["mlp"], test["shift"], test["seeds"]) == ("digitcnn", "mlp", "1", "1")
+    assert test["test"] == "McNemar's exact test, one seed"
 
     check_report(tmp_path, metrics)
 
@@ -206,6 +255,61 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
         "compare_translation": 1, "compare_permutation": 1, "compare_data_efficiency": 1,
         "compare_training_dynamics": 1, "render_report": 1, "all": 1}
     assert "arch=digitcnn" not in result.stdout
+
+    check_a_second_seed(tmp_path, metrics)
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def check_a_second_seed(workdir: Path, metrics: dict[str, dict]) -> None:
+    """A second seed of the mlp after a complete run: only the new seed's runs and what compares
+    them are planned (the first seed's runs stay), and the comparisons take in both seeds."""
+    write_config(workdir, small_config(mlp={"seeds": [0, 1]}))
+    result = snakemake(workdir, "-n", "--cores", "2")
+    assert planned_jobs(result.stdout) == {
+        "train_seed": 3, "evaluate_seed": 3, "compare_cost": 1, "compare_translation": 1,
+        "compare_permutation": 1, "compare_data_efficiency": 1, "compare_training_dynamics": 1,
+        "render_report": 1, "all": 1}
+    results = workdir / "results"
+    compare = results / "mnist" / "compare"
+    targets = [f"results/mnist/compare/{name}" for name in
+               ("cost.csv", "translation_tests.csv", "permutation.csv",
+                "data_efficiency_tests.csv", "training_dynamics.csv")]
+    snakemake(workdir, "--cores", "2", *targets)
+    second = results / "mnist" / "mlp" / "seed_1"
+    train = json.loads((second / "train.json").read_text())
+    seed_metrics = json.loads((second / "metrics.json").read_text())
+    assert train["seed"] == 1 and seed_metrics["seed"] == 1 and seed_metrics["test_size"] == 200
+    assert (second / "model.pt").read_bytes() != (results / "mnist" / "mlp" / "model.pt").read_bytes()
+    assert json.loads((results / "mnist" / "mlp" / "metrics.json").read_text()) == metrics["mlp"]
+    for dataset in ("mnist_permuted", "mnist_subset_0.5"):
+        assert json.loads((results / dataset / "mlp" / "seed_1" / "train.json").read_text())["seed"] == 1
+
+    cost = {row["arch"]: row for row in read_rows(compare / "cost.csv")}
+    assert (cost["mlp"]["seeds"], cost["digitcnn"]["seeds"]) == ("2", "1")
+    assert cost["mlp"]["interval"] == "t-interval over 2 seeds"
+    assert float(cost["mlp"]["test_accuracy"]) == pytest.approx(
+        (metrics["mlp"]["test_accuracy"] + seed_metrics["test_accuracy"]) / 2)
+    translation = read_rows(compare / "translation.csv")
+    assert sorted({(r["arch"], r["seed"]) for r in translation}) == [
+        ("digitcnn", "0"), ("mlp", "0"), ("mlp", "1")]
+    (test,) = read_rows(compare / "translation_tests.csv")  # one seed in common: one pair
+    assert (test["test"], test["seeds"]) == ("McNemar's exact test, one seed", "1")
+    permutation = {row["arch"]: row for row in read_rows(compare / "permutation.csv")}
+    assert (permutation["mlp"]["seeds"], permutation["mlp"]["test"]) == ("2", "paired t-test over 2 seeds")
+    assert (permutation["digitcnn"]["seeds"], permutation["digitcnn"]["test"]) == (
+        "1", "McNemar's exact test, one seed")
+    efficiency = read_rows(compare / "data_efficiency.csv")
+    assert [(r["arch"], r["fraction"], r["seeds"]) for r in efficiency] == [
+        ("mlp", "0.5", "2"), ("mlp", "1.0", "2")]
+    dynamics = read_rows(compare / "training_dynamics.csv")
+    assert sorted({(r["arch"], r["seed"]) for r in dynamics}) == [
+        ("digitcnn", "0"), ("mlp", "0"), ("mlp", "1")]
 
 
 def check_report(workdir: Path, metrics: dict[str, dict]) -> None:

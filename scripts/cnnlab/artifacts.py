@@ -2,8 +2,8 @@
 read them here, so renaming a figure is one edit.
 
 Each stage's files are a named tuple whose fields are the rule's output names. Paths are
-relative to the working directory Snakemake runs in; ``{dataset}`` and ``{arch}`` stay
-wildcards unless a value is given.
+relative to the working directory Snakemake runs in; ``{dataset}`` and ``{arch}`` (and
+``{seed}``) stay wildcards unless a value is given.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ RESULTS = "results"
 REPORT = "report"
 # Folders of results/ that hold no step outputs (see verify.UNRECORDED_DIRS).
 LOGS, BENCHMARKS, CHECKPOINTS, KEPT_RUNS = "logs", "benchmarks", "checkpoints", "runs"
+# The folder of an architecture's run with a seed other than its first: seed_<n>/.
+SEED_DIR = "seed_"
 
 
 class DataFiles(NamedTuple):
@@ -62,6 +64,14 @@ class TablePlot(NamedTuple):
     png: str
 
 
+class TestedTablePlot(NamedTuple):
+    """A table and its figure, and the tests of each CNN against each fully connected model."""
+
+    csv: str
+    png: str
+    tests: str
+
+
 class DenseEquivalentFiles(NamedTuple):
     csv: str = "dense_equivalent.csv"
     thought: str = "first_layer_224.csv"
@@ -84,9 +94,10 @@ SPARSITY = TablePlot("sparsity.csv", "sparsity.png")
 RECEPTIVE_FIELD = TablePlot("receptive_field.csv", "receptive_field.png")
 COST = TablePlot("cost.csv", "cost.png")
 DENSE_EQUIVALENT = DenseEquivalentFiles()
-TRANSLATION = TablePlot("translation.csv", "translation.png")
+TRANSLATION = TestedTablePlot("translation.csv", "translation.png", "translation_tests.csv")
 PERMUTATION = TablePlot("permutation.csv", "permutation.png")
-DATA_EFFICIENCY = TablePlot("data_efficiency.csv", "data_efficiency.png")
+DATA_EFFICIENCY = TestedTablePlot("data_efficiency.csv", "data_efficiency.png",
+                                  "data_efficiency_tests.csv")
 TRAINING_DYNAMICS = TablePlot("training_dynamics.csv", "training_dynamics.png")
 REPORT_FILES = ReportFiles()
 
@@ -100,9 +111,18 @@ def data_file(kind: str, dataset: str = "{dataset}") -> str:
     return f"{RESULTS}/data/{dataset}{getattr(DATA, kind)}"
 
 
-def run_file(name: str, dataset: str = "{dataset}", arch: str = "{arch}") -> str:
-    """A file of one training run: results/{dataset}/{arch}/{name}."""
-    return f"{RESULTS}/{dataset}/{arch}/{name}"
+def run_file(name: str, dataset: str = "{dataset}", arch: str = "{arch}",
+             seed: int | str | None = None) -> str:
+    """A file of one training run: results/{dataset}/{arch}/{name} for the architecture's
+    first seed, results/{dataset}/{arch}/seed_{seed}/{name} for each of its other seeds."""
+    run_dir = f"{RESULTS}/{dataset}/{arch}"
+    return f"{run_dir}/{name}" if seed is None else f"{run_dir}/{SEED_DIR}{seed}/{name}"
+
+
+def seed_files(name: str, dataset: str, arch: str, seeds: list[int]) -> list[str]:
+    """The file ``name`` of every seed's run, in the order of ``seeds`` (the first seed's
+    at the plain run path)."""
+    return [run_file(name, dataset, arch, None if i == 0 else seed) for i, seed in enumerate(seeds)]
 
 
 def compare_file(name: str, dataset: str = "{dataset}") -> str:

@@ -334,4 +334,15 @@ def validate_config(
             f"invalid configuration ({len(problems)} problem{'s' if len(problems) > 1 else ''}); "
             f"{NOTHING_DONE}:\n{lines}"
         )
-    return filled
+    return resolve_seeds(filled)
+
+
+def resolve_seeds(config: dict[str, Any]) -> dict[str, Any]:
+    """Write out every architecture's training seeds: its own ``seeds``, else the top-level
+    ``seeds``, else ``[seed]``. Rules and steps then read one list per architecture."""
+    # int(): YAML reads 2.0 as a float, which JSON Schema counts as the integer 2.
+    config["seeds"] = [int(seed) for seed in config["seeds"] or [config["seed"]]]
+    for settings in config["training"].values():
+        settings["seeds"] = [int(seed) for seed in settings["seeds"] or config["seeds"]]
+    return config
+

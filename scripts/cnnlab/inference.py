@@ -99,9 +99,16 @@ def accuracy_on(model: nn.Module, images: np.ndarray, labels: np.ndarray, mean: 
                 std: Sequence[float], device: torch.device, batch_size: int,
                 inference: Inference = PLAIN_INFERENCE) -> float:
     """Accuracy of ``model`` on uint8 images, run exactly as evaluation runs the test set."""
+    return float(correct_on(model, images, labels, mean, std, device, batch_size, inference).mean())
+
+
+def correct_on(model: nn.Module, images: np.ndarray, labels: np.ndarray, mean: Sequence[float],
+               std: Sequence[float], device: torch.device, batch_size: int,
+               inference: Inference = PLAIN_INFERENCE) -> np.ndarray:
+    """Whether ``model`` classifies each of the uint8 ``images`` correctly (as evaluated)."""
     logits, y = predict_split(model, Split(images, labels), list(mean), list(std), device,
                               batch_size, inference)
-    return int((logits.argmax(1) == y).sum()) / len(y)
+    return (logits.argmax(1) == y).cpu().numpy()
 
 
 @dataclass

@@ -15,7 +15,7 @@ from cnnlab.artifacts import (  # noqa: E402
     COST, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
     PERMUTATION, RECEPTIVE_FIELD, REPORT_FILES, SPARSITY, TRAIN, TRAINING_DYNAMICS, TRANSLATION,
     checkpoint_dir, compare_file, compare_outputs, data_file, kept_runs_dir, report_file, run_file,
-    run_outputs,
+    run_outputs, seed_files,
 )
 from cnnlab.config import ConfigError, load_schema, validate_config  # noqa: E402
 from cnnlab.datasets import (  # noqa: E402
@@ -114,6 +114,19 @@ except DataError as error:
 wildcard_constraints:
     dataset=f"({BASE_DATASET})(_permuted|_subset_[0-9.]+)?",
     arch="|".join(list_models()),
+    seed="[0-9]+",
+
+
+def seeds_of(arch):
+    """The training seeds of ``arch`` (resolved by validate_config); the first is its plain run."""
+    return config["training"][arch]["seeds"]
+
+
+def training_seed(wildcards):
+    """The seed of rule train_seed's run, or the architecture's first seed for rule train."""
+    if "seed" in wildcards.keys():
+        return int(wildcards.seed)
+    return seeds_of(wildcards.arch)[0]
 
 
 def run_pairs():
@@ -138,6 +151,13 @@ def all_targets(wildcards):
         for dataset, arch in run_pairs()
         for name in arch_outputs(arch)
     ]
+    # Every other seed's run is evaluated; the inspections look at the first seed's model.
+    targets += [
+        run_file(name, dataset, arch, seed)
+        for dataset, arch in run_pairs()
+        for seed in seeds_of(arch)[1:]
+        for name in EVALUATE
+    ]
     for dataset in config["compare"]["datasets"]:
         targets += [compare_file(name, dataset) for name in compare_outputs()]
     return targets
@@ -161,7 +181,7 @@ def kept_artifacts(wildcards):
     """
     targets = []
     for dataset, arch in every_training_run():
-        targets += [run_file(name, dataset, arch) for name in TRAIN]
+        targets += [path for name in TRAIN for path in seed_files(name, dataset, arch, seeds_of(arch))]
         targets += [data_file("data", dataset), data_file("record", dataset)]
     return list(dict.fromkeys(targets))
 
@@ -170,8 +190,9 @@ def report_records(wildcards):
     """Run records the report reads besides the figures and tables (checked like any input)."""
     records = [data_file("record", dataset) for dataset in used_base_datasets()]
     for dataset, arch in run_pairs():
-        records += [run_file(TRAIN.record, dataset, arch), run_file(TRAIN.history, dataset, arch)]
-    return records
+        for name in (TRAIN.record, TRAIN.history, EVALUATE.metrics, EVALUATE.predictions):
+            records += seed_files(name, dataset, arch, seeds_of(arch))
+    return list(dict.fromkeys(records))
 
 
 def training_settings(wildcards):
@@ -181,6 +202,7 @@ def training_settings(wildcards):
     compare.data_efficiency.max_epochs.
     """
     settings = dict(config["training"][wildcards.arch])
+    del settings["seeds"]  # the seed is a param of its own; the recipe is the same for each
     _, derivation, fraction = split_dataset_name(wildcards.dataset)
     if derivation == "subset":
         settings["epochs"] = subset_epochs(
@@ -197,8 +219,22 @@ def derivation_seed(wildcards):
 
 
 def runs_of(dataset, archs, name):
-    """results/{dataset}/{arch}/{name} for each architecture."""
-    return [run_file(name, dataset, arch) for arch in archs]
+    """results/{dataset}/{arch}[/seed_{n}]/{name} for each architecture and each of its seeds,
+    in the order of :func:`seed_labels`."""
+    return [path for arch in archs for path in seed_files(name, dataset, arch, seeds_of(arch))]
+
+
+def seed_labels(archs):
+    """[arch, seed] of each run :func:`runs_of` lists, in its order (a compare rule's param)."""
+    return [[arch, seed] for arch in archs for seed in seeds_of(arch)]
+
+
+def compare_arch_seeds(wildcards):
+    return seed_labels(config["compare"]["architectures"])
+
+
+def permutation_arch_seeds(wildcards):
+    return seed_labels(config["compare"]["permutation"]["architectures"])
 
 
 def compare_cost_inputs(wildcards):
@@ -206,7 +242,7 @@ def compare_cost_inputs(wildcards):
     return {
         "metrics": runs_of(wildcards.dataset, archs, EVALUATE.metrics),
         "train": runs_of(wildcards.dataset, archs, TRAIN.record),
-        "params": runs_of(wildcards.dataset, archs, PARAMS.csv),
+        "params": [run_file(PARAMS.csv, wildcards.dataset, arch) for arch in archs],
     }
 
 
@@ -243,8 +279,9 @@ def data_efficiency_runs(dataset):
 def compare_data_efficiency_inputs(wildcards):
     runs = data_efficiency_runs(wildcards.dataset)
     return {
-        "metrics": [run_file(EVALUATE.metrics, name, arch) for arch, _, name in runs],
-        "train": [run_file(TRAIN.record, name, arch) for arch, _, name in runs],
+        key: [path for arch, _, name in runs for path in seed_files(file, name, arch, seeds_of(arch))]
+        for key, file in (("metrics", EVALUATE.metrics), ("train", TRAIN.record),
+                          ("predictions", EVALUATE.predictions))
     }
 
 
@@ -253,8 +290,9 @@ def compare_dynamics_inputs(wildcards):
 
 
 def data_efficiency_labels(wildcards):
-    """(arch, fraction) of each run, in the order of the rule's inputs."""
-    return [[arch, fraction] for arch, fraction, _ in data_efficiency_runs(wildcards.dataset)]
+    """[arch, fraction, seed] of each run, in the order of the rule's inputs."""
+    return [[arch, fraction, seed] for arch, fraction, _ in data_efficiency_runs(wildcards.dataset)
+            for seed in seeds_of(arch)]
 
 
 
@@ -280,6 +318,9 @@ def job_benchmarks(wildcards):
     for dataset, arch in runs:
         paths += [benchmark_of(rules.train, dataset=dataset, arch=arch),
                   benchmark_of(rules.evaluate, dataset=dataset, arch=arch)]
+        for seed in seeds_of(arch)[1:]:
+            paths += [benchmark_of(rules.train_seed, dataset=dataset, arch=arch, seed=seed),
+                      benchmark_of(rules.evaluate_seed, dataset=dataset, arch=arch, seed=seed)]
     # The inspection rules whose outputs `all` asks for, by the file that shows each applies.
     inspections = [(FEATURE_MAPS.maps, rules.extract_feature_maps),
                    (SPARSITY.csv, rules.measure_sparsity),

@@ -10,6 +10,7 @@ rule compare_cost:
             subcategory="CNN vs MLP",
         ),
     params:
+        runs=compare_arch_seeds,
         archs=config["compare"]["architectures"],
     log:
         "results/logs/{dataset}/compare/cost.log",
@@ -36,6 +37,7 @@ rule compare_translation:
         unpack(compare_translation_inputs),
     output:
         csv=compare_file(TRANSLATION.csv),
+        tests=compare_file(TRANSLATION.tests),
         png=report(
             compare_file(TRANSLATION.png),
             caption="../report/captions/translation.rst",
@@ -43,7 +45,7 @@ rule compare_translation:
             subcategory="CNN vs MLP",
         ),
     params:
-        archs=config["compare"]["architectures"],
+        runs=compare_arch_seeds,
         max_shift=config["compare"]["max_shift"],
         batch_size=config["evaluation"]["batch_size"],
     log:
@@ -69,7 +71,7 @@ rule compare_permutation:
             subcategory="CNN vs MLP",
         ),
     params:
-        archs=config["compare"]["permutation"]["architectures"],
+        runs=permutation_arch_seeds,
     log:
         "results/logs/{dataset}/compare/permutation.log",
     script:
@@ -81,6 +83,7 @@ rule compare_data_efficiency:
         unpack(compare_data_efficiency_inputs),
     output:
         csv=compare_file(DATA_EFFICIENCY.csv),
+        tests=compare_file(DATA_EFFICIENCY.tests),
         png=report(
             compare_file(DATA_EFFICIENCY.png),
             caption="../report/captions/data_efficiency.rst",
@@ -102,7 +105,7 @@ rule compare_training_dynamics:
         csv=compare_file(TRAINING_DYNAMICS.csv),
         png=compare_file(TRAINING_DYNAMICS.png),
     params:
-        archs=config["compare"]["architectures"],
+        runs=compare_arch_seeds,
     log:
         "results/logs/{dataset}/compare/training_dynamics.log",
     script:

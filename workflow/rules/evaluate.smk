@@ -38,3 +38,22 @@ rule evaluate:
         gpu=gpu_request,
     script:
         "../../scripts/evaluate.py"
+
+
+use rule evaluate as evaluate_seed with:
+    input:
+        data=data_file("data"),
+        record=data_file("record"),
+        model=run_file(TRAIN.model, seed="{seed}"),
+        train=run_file(TRAIN.record, seed="{seed}"),
+        history=run_file(TRAIN.history, seed="{seed}"),
+    output:
+        metrics=run_file(EVALUATE.metrics, seed="{seed}"),
+        predictions=run_file(EVALUATE.predictions, seed="{seed}"),
+        confusion=run_file(EVALUATE.confusion, seed="{seed}"),
+        misclassified=run_file(EVALUATE.misclassified, seed="{seed}"),
+        curves=run_file(EVALUATE.curves, seed="{seed}"),
+    log:
+        "results/logs/{dataset}/{arch}/seed_{seed}/evaluate.log",
+    benchmark:
+        "results/benchmarks/{dataset}/{arch}/seed_{seed}/evaluate.tsv"

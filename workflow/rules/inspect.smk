@@ -14,7 +14,8 @@ rule extract_filters:
         similarity_plot=run_file(FILTERS.similarity_plot),
         deeper=run_file(FILTERS.deeper),
     params:
-        seed=config["seed"],
+        # The model's first training seed: its initial weights are drawn again from it.
+        seed=training_seed,
     log:
         "results/logs/{dataset}/{arch}/extract_filters.log",
     script:

@@ -8,7 +8,7 @@ rule train:
         record=run_file(TRAIN.record),
     params:
         settings=training_settings,
-        seed=config["seed"],
+        seed=training_seed,
         eval_batch_size=config["evaluation"]["batch_size"],
         # Outside the declared outputs, so Snakemake never deletes a checkpoint it could resume.
         checkpoint_dir=checkpoint_dir(),
@@ -24,3 +24,15 @@ rule train:
         gpu=gpu_request,
     script:
         "../../scripts/train.py"
+
+
+# Every seed of an architecture after its first: the same job, in results/{dataset}/{arch}/seed_{seed}/.
+use rule train as train_seed with:
+    output:
+        model=run_file(TRAIN.model, seed="{seed}"),
+        history=run_file(TRAIN.history, seed="{seed}"),
+        record=run_file(TRAIN.record, seed="{seed}"),
+    log:
+        "results/logs/{dataset}/{arch}/seed_{seed}/train.log",
+    benchmark:
+        "results/benchmarks/{dataset}/{arch}/seed_{seed}/train.tsv"

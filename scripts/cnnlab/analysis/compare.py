@@ -10,9 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.inference import PLAIN_INFERENCE, Inference, accuracy_on
+from cnnlab.inference import PLAIN_INFERENCE, Inference, correct_on
 
 DIRECTIONS = {"horizontal": (1, 0), "vertical": (0, 1), "diagonal": (1, 1)}
+# Models are tested against each other on test images shifted this way (see tested_shift).
+TEST_DIRECTION = "horizontal"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -33,26 +35,41 @@ def shift_images(images: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return out
 
 
-def translation_rows(models: Mapping[str, nn.Module], images: np.ndarray, labels: np.ndarray,
-                     mean: Sequence[float], std: Sequence[float], max_shift: int,
-                     device: torch.device, batch_size: int,
-                     inference: Mapping[str, Inference] | None = None) -> list[dict[str, Any]]:
-    """Accuracy of each model with the test set shifted by 0..max_shift pixels per direction.
+def translation_rows(models: Mapping[tuple[str, int], nn.Module], images: np.ndarray,
+                     labels: np.ndarray, mean: Sequence[float], std: Sequence[float],
+                     max_shift: int, device: torch.device, batch_size: int,
+                     inference: Mapping[tuple[str, int], Inference] | None = None,
+                     ) -> tuple[list[dict[str, Any]], dict[tuple[str, int], np.ndarray]]:
+    """Accuracy of each (arch, seed) model with the test set shifted by 0..max_shift pixels per
+    direction; and which images each gets right at the :func:`tested_shift` (the paired tests).
 
     ``inference`` gives each model's path (as trained); shift 0 then equals its evaluation.
     """
-    rows = []
-    for arch, model in models.items():
-        path = (inference or {}).get(arch, PLAIN_INFERENCE)
-        plain = accuracy_on(model, images, labels, mean, std, device, batch_size, path)
+    rows, at_test_shift = [], {}
+    tested = (TEST_DIRECTION, tested_shift(max_shift))
+    for (arch, seed), model in models.items():
+        path = (inference or {}).get((arch, seed), PLAIN_INFERENCE)
+
+        def correct(dx: int, dy: int, model: nn.Module = model,
+                    path: Inference = path) -> np.ndarray:
+            return correct_on(model, shift_images(images, dx, dy), labels, mean, std, device,
+                              batch_size, path)
+
+        plain = correct(0, 0)
         for direction, (ux, uy) in DIRECTIONS.items():
             for shift in range(max_shift + 1):
-                accuracy = plain if shift == 0 else accuracy_on(
-                    model, shift_images(images, ux * shift, uy * shift), labels, mean, std,
-                    device, batch_size, path)
-                rows.append({"arch": arch, "direction": direction, "shift": shift,
-                             "accuracy": accuracy})
-    return rows
+                hits = plain if shift == 0 else correct(ux * shift, uy * shift)
+                if (direction, shift) == tested:
+                    at_test_shift[(arch, seed)] = hits
+                rows.append({"arch": arch, "seed": seed, "direction": direction, "shift": shift,
+                             "accuracy": float(hits.mean())})
+    return rows, at_test_shift
+
+
+def tested_shift(max_shift: int) -> int:
+    """The shift at which two models' robustness is tested: half the largest, at least 1
+    pixel (at the largest, every model may be near chance)."""
+    return max(1, max_shift // 2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,19 +126,23 @@ def thought_experiment_rows(hidden_units: int = 1024, channels: int = 64) -> lis
 
 
 def cost_rows(records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per model from its metrics, training record and parameter table."""
+    """One row per model: its test accuracy over seeds (mean with its 95% interval), its cost
+    from the parameter table, and its time per epoch (mean over seeds)."""
     rows = []
     for arch, r in records.items():
+        accuracy = r["accuracy"]
         rows.append({
             "arch": arch,
             "convolutional": r["convolutional"],
-            "test_accuracy": r["metrics"]["test_accuracy"],
-            "parameters": r["train"]["parameters"],
+            "seeds": r["seeds"],
+            "test_accuracy": accuracy.estimate,
+            "accuracy_low": accuracy.low,
+            "accuracy_high": accuracy.high,
+            "interval": accuracy.method,
+            "parameters": r["parameters"],
             "mult_adds": r["mult_adds"],
-            "epochs": r["train"]["epochs"],
-            "seconds_per_epoch": r["train"]["seconds_per_epoch"],
+            "epochs": r["epochs"],
+            "seconds_per_epoch": r["seconds_per_epoch"],
             "images_per_second": r["images_per_second"],
         })
     return rows
-
-

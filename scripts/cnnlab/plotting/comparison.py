@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator
 
-from cnnlab.analysis.certainty import CONFIDENCE
+from cnnlab.analysis.certainty import CONFIDENCE, across_seeds
 from cnnlab.plotting.base import (
     arch_colours,
     figure_builder,
@@ -31,7 +31,10 @@ def plot_cost(rows: list[dict], title: str, path: Path | str) -> Figure:
         for r in rows:
             marker = "o" if r["convolutional"] else "s"
             colour = "#3b6ea5" if r["convolutional"] else "#c0504d"
-            ax.scatter(max(r[key], 1e-9), 100 * r["test_accuracy"], marker=marker, color=colour, s=40)
+            y = 100 * r["test_accuracy"]
+            ax.errorbar(max(r[key], 1e-9), y, yerr=[[y - 100 * max(0.0, r["accuracy_low"])],
+                                                    [100 * min(1.0, r["accuracy_high"]) - y]],
+                        fmt=marker, color=colour, markersize=6, capsize=3, elinewidth=0.8)
         ax.set_xscale("log")
         if key == "seconds_per_epoch":  # spans about one decade: plain numbers, minor ticks too
             for set_formatter in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
@@ -44,7 +47,8 @@ def plot_cost(rows: list[dict], title: str, path: Path | str) -> Figure:
     axes[0].scatter([], [], marker="s", color="#c0504d", label="fully connected")
     axes[0].legend(fontsize=8, loc="lower right")
     fig.suptitle(literal(title), fontsize=10)
-    fig.tight_layout()
+    fig.text(0.5, 0.01, interval_note(rows), ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     for ax, (key, _) in zip(axes, panels, strict=True):
         place_labels(ax, [(max(r[key], 1e-9), 100 * r["test_accuracy"]) for r in rows],
                      [r["arch"] for r in rows])
@@ -86,18 +90,39 @@ def plot_dense_equivalent(rows: list[dict], thought: list[dict], title: str,
     return save(fig, path)
 
 
+def interval_note(rows: list[dict]) -> str:
+    """What the error bars or bands of a figure are, from the rows' own ``interval`` column."""
+    methods = sorted({r["interval"] for r in rows if "interval" in r})
+    return f"error bars: {100 * CONFIDENCE:.0f}% interval ({'; '.join(methods)})"
+
+
+def mean_band(samples: list[list[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and 95% t-interval over seeds at each point (no band where there is one seed)."""
+    intervals = [across_seeds(values) for values in samples]
+    return (np.array([i.estimate for i in intervals]), np.array([i.low for i in intervals]),
+            np.array([i.high for i in intervals]))
+
+
 @figure_builder
 def plot_translation(rows: list[dict], title: str, path: Path | str) -> Figure:
-    """Accuracy against shift, one panel per direction, one line per model."""
+    """Accuracy against shift, one panel per direction, one line per model: the mean over its
+    seeds, with a 95% band (t-interval over seeds) where it has several."""
     directions = list(dict.fromkeys(r["direction"] for r in rows))
     archs = list(dict.fromkeys(r["arch"] for r in rows))
     colours = arch_colours(archs)
     fig, axes = subplots(1, len(directions), figsize=(4.3 * len(directions), 3.8), sharey=True)
     for ax, direction in zip(np.atleast_1d(axes), directions, strict=True):
         for arch in archs:
-            points = [(r["shift"], 100 * r["accuracy"]) for r in rows
-                      if r["arch"] == arch and r["direction"] == direction]
-            ax.plot(*zip(*points, strict=True), "-o", markersize=3, color=colours[arch], label=arch)
+            mine = [r for r in rows if r["arch"] == arch and r["direction"] == direction]
+            shifts = sorted({r["shift"] for r in mine})
+            seeds = len({r["seed"] for r in mine})
+            mean, low, high = mean_band([[100 * r["accuracy"] for r in mine if r["shift"] == s]
+                                         for s in shifts])
+            label = arch if seeds == 1 else f"{arch} ({seeds} seeds)"
+            ax.plot(shifts, mean, "-o", markersize=3, color=colours[arch], label=label)
+            if seeds > 1:
+                ax.fill_between(shifts, np.maximum(low, 0.0), np.minimum(high, 100.0),
+                                color=colours[arch], alpha=0.2, linewidth=0)
         ax.set_title(f"{direction} shift", fontsize=9)
         ax.set_xlabel("pixels shifted (zero fill)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -105,14 +130,16 @@ def plot_translation(rows: list[dict], title: str, path: Path | str) -> Figure:
     np.atleast_1d(axes)[0].set_ylabel("test accuracy (%)")
     np.atleast_1d(axes)[-1].legend(fontsize=7)
     fig.suptitle(literal(title), fontsize=10)
-    fig.tight_layout()
+    fig.text(0.5, 0.01, f"lines: mean over seeds; bands: {100 * CONFIDENCE:.0f}% t-interval "
+             f"over seeds", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return save(fig, path)
 
 
 @figure_builder
 def plot_permutation(rows: list[dict], title: str, path: Path | str) -> Figure:
     """Accuracy of each model on original and pixel-permuted images, each with its 95%
-    interval (a bootstrap over the test images) as an error bar."""
+    interval (over seeds, or a bootstrap over the test images for one seed) as an error bar."""
     archs = [r["arch"] for r in rows]
     x = np.arange(len(rows))
     fig, ax = subplots(figsize=(1.6 * len(rows) + 3, 3.8))
@@ -121,12 +148,14 @@ def plot_permutation(rows: list[dict], title: str, path: Path | str) -> Figure:
                                          (0.2, "permuted", "pixels permuted (one fixed permutation)",
                                           "#e0a040")):
         values = np.array([100 * r[f"accuracy_{which}"] for r in rows])
-        errors = np.array([[100 * r[f"accuracy_{which}"] - 100 * r[f"{which}_low"] for r in rows],
-                           [100 * r[f"{which}_high"] - 100 * r[f"accuracy_{which}"] for r in rows]])
+        # A t-interval over few seeds can reach past 0% or 100%: drawn within them.
+        errors = np.array([[100 * r[f"accuracy_{which}"] - 100 * max(0.0, r[f"{which}_low"]) for r in rows],
+                           [100 * min(1.0, r[f"{which}_high"]) - 100 * r[f"accuracy_{which}"] for r in rows]])
         ax.bar(x + offset, values, 0.4, yerr=errors, capsize=3, label=label, color=colour,
                error_kw={"elinewidth": 0.8})
         for xx, value, above in zip(x, values, errors[1], strict=True):
-            ax.text(xx + offset, value + above + 0.3, f"{value:.2f}", ha="center", fontsize=7)
+            ax.text(xx + offset, min(value + above + 0.3, 100.3), f"{value:.2f}", ha="center",
+                    fontsize=7)
         bars += list(values - errors[0])
     original = [100 * r["accuracy_original"] for r in rows]
     permuted = [100 * r["accuracy_permuted"] for r in rows]
@@ -136,7 +165,7 @@ def plot_permutation(rows: list[dict], title: str, path: Path | str) -> Figure:
     ax.set_ylabel("test accuracy (%)")
     # Below the axes: inside, it covered the shorter bars.
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False,
-              title=f"error bars: {100 * CONFIDENCE:.0f}% interval (bootstrap over test images)",
+              title=interval_note(rows),
               title_fontsize=8)
     ax.set_title(literal(title), fontsize=10)
     return save(fig, path)
@@ -144,38 +173,58 @@ def plot_permutation(rows: list[dict], title: str, path: Path | str) -> Figure:
 
 @figure_builder
 def plot_data_efficiency(rows: list[dict], title: str, path: Path | str) -> Figure:
-    """Test accuracy against training-set size (log axis), one line per model."""
+    """Test accuracy against training-set size (log axis), one line per model, each point
+    with its 95% interval as an error bar."""
     archs = list(dict.fromkeys(r["arch"] for r in rows))
     colours = arch_colours(archs)
-    fig, ax = subplots(figsize=(6.5, 4))
+    fig, ax = subplots(figsize=(6.5, 4.3))
     for arch in archs:
-        points = sorted((r["train_size"], 100 * r["test_accuracy"]) for r in rows if r["arch"] == arch)
-        ax.plot(*zip(*points, strict=True), "-o", color=colours[arch], label=arch, markersize=4)
+        mine = sorted((r for r in rows if r["arch"] == arch), key=lambda r: r["train_size"])
+        y = np.array([100 * r["test_accuracy"] for r in mine])
+        errors = [y - [100 * max(0.0, r["accuracy_low"]) for r in mine],
+                  [100 * min(1.0, r["accuracy_high"]) for r in mine] - y]
+        seeds = max(r["seeds"] for r in mine)
+        ax.errorbar([r["train_size"] for r in mine], y, yerr=errors, fmt="-o", capsize=3,
+                    color=colours[arch], markersize=4, elinewidth=0.8,
+                    label=arch if seeds == 1 else f"{arch} ({seeds} seeds)")
     ax.set_xscale("log")
     ax.set_xlabel("training images (log)")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     ax.set_title(literal(title), fontsize=10)
+    fig.text(0.5, 0.01, interval_note(rows), ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return save(fig, path)
 
 
 @figure_builder
-def plot_training_dynamics(histories: dict[str, list[dict]], title: str, path: Path | str) -> Figure:
-    """Training loss and validation accuracy per epoch, overlaid for all models (the test
-    split is scored once, after training, so it has no curve)."""
+def plot_training_dynamics(histories: dict[str, dict[int, list[dict]]], title: str,
+                           path: Path | str) -> Figure:
+    """Training loss and validation accuracy per epoch, overlaid for all models: the mean over
+    each model's seeds, with a 95% band where it has several (the test split is scored once,
+    after training, so it has no curve)."""
     colours = arch_colours(list(histories))
-    fig, (left, right) = subplots(1, 2, figsize=(11, 3.8))
-    for arch, rows in histories.items():
-        epochs = [int(r["epoch"]) for r in rows]
-        left.plot(epochs, [float(r["train_loss"]) for r in rows], "-o", markersize=3,
-                  color=colours[arch], label=arch)
-        right.plot(epochs, [100 * float(r["val_acc"]) for r in rows], "-o", markersize=3,
-                   color=colours[arch], label=arch)
+    fig, (left, right) = subplots(1, 2, figsize=(11, 4.1))
+    for arch, seeds in histories.items():
+        runs = list(seeds.values())
+        epochs = [int(r["epoch"]) for r in runs[0]]
+        label = arch if len(runs) == 1 else f"{arch} ({len(runs)} seeds)"
+        for ax, column, scale in ((left, "train_loss", 1.0), (right, "val_acc", 100.0)):
+            mean, low, high = mean_band([[scale * float(run[i][column]) for run in runs]
+                                         for i in range(len(epochs))])
+            # Drawn within what can be: a loss above zero (log axis), an accuracy up to 100%.
+            low, high = (np.maximum(low, mean / 10), high) if scale == 1.0 else (
+                np.maximum(low, 0.0), np.minimum(high, 100.0))
+            ax.plot(epochs, mean, "-o", markersize=3, color=colours[arch], label=label)
+            if len(runs) > 1:
+                ax.fill_between(epochs, low, high, color=colours[arch], alpha=0.2, linewidth=0)
     left.set_yscale("log")
     left.set_ylabel("training loss (log)")
     right.set_ylabel("validation accuracy (%)")
     finish_epoch_axes((left, right), 7)
     fig.suptitle(literal(title), fontsize=10)
-    fig.tight_layout()
+    fig.text(0.5, 0.01, f"lines: mean over seeds; bands: {100 * CONFIDENCE:.0f}% t-interval "
+             f"over seeds", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return save(fig, path)

@@ -45,14 +45,16 @@ def evaluate_model(
     data = datasets.load_prepared(npz_path, record_path)
     target = device.select_device(device_preference)
     model = inference.load_trained_model(arch, model_path, len(data.classes), target)
-    as_trained = inference.Inference.of_run(read_json(train_record_path)["settings"], target)
+    train_record = read_json(train_record_path)
+    as_trained = inference.Inference.of_run(train_record["settings"], target)
+    run = f"{arch} on {dataset}, seed {train_record['seed']}"  # each seed's figures say which
     predictions = inference.predict_test_set(model, data, target, batch_size, as_trained)
     metrics = inference.classification_metrics(predictions, data.classes)
     correct = predictions.predicted == predictions.labels
     metrics["test_accuracy_interval"] = certainty.accuracy_interval(correct).as_dict()
     save_predictions(predictions_path, predictions.labels, predictions.predicted,
                      predictions.confidence)
-    metrics.update(dataset=dataset, arch=arch, parameters=count_parameters(model),
+    metrics.update(dataset=dataset, arch=arch, seed=train_record["seed"], parameters=count_parameters(model),
                    data_is_sample=bool(data.record.get("is_sample")),
                    inference={"channels_last": as_trained.channels_last, "bf16": as_trained.bf16})
     write_json(metrics_path, metrics)
@@ -60,10 +62,10 @@ def evaluate_model(
              metrics["test_accuracy"], metrics["test_loss"], metrics["errors"], metrics["test_size"])
     figures.plot_confusion(
         np.asarray(metrics["confusion_matrix"]), data.classes,
-        f"{arch} on {dataset}: test accuracy {100 * metrics['test_accuracy']:.2f}%",
+        f"{run}: test accuracy {100 * metrics['test_accuracy']:.2f}%",
         confusion_path,
     )
-    figures.plot_curves(read_csv(history_path), f"{arch} on {dataset}: training curves", curves_path)
+    figures.plot_curves(read_csv(history_path), f"{run}: training curves", curves_path)
     worst = inference.most_confident_errors(predictions, misclassified)
     captions = [
         f"true {data.classes[predictions.labels[i]]}\npred {data.classes[predictions.predicted[i]]}"
@@ -72,7 +74,7 @@ def evaluate_model(
     ]
     figures.plot_misclassified(
         data.test.images[worst], captions,
-        f"{arch} on {dataset}: the {len(worst)} most confident of "
+        f"{run}: the {len(worst)} most confident of "
         f"{metrics['errors']} misclassified test images", misclassified_path,
         errors=metrics["errors"], requested=misclassified,
     )
