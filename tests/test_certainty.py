@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 from cnnlab.analysis import certainty
-from cnnlab.report.context import permutation_finding
+from cnnlab.report.findings import permutation_finding
 
 
 def test_the_t_interval_is_the_textbook_one() -> None:
@@ -65,35 +65,66 @@ def test_a_paired_difference_is_resampled_image_by_image() -> None:
 def test_a_claim_whose_interval_spans_zero_is_said_to_be_not_significant() -> None:
     row = {"arch": "mlp", "convolutional": False, "accuracy_original": 0.9761,
            "accuracy_permuted": 0.9771, "change": 0.001, "change_low": -0.002, "change_high": 0.004,
-           "p_value": 0.47, "significant": False}
+           "p_value": 0.47, "test": "McNemar's exact test, one seed", "significant": False}
     text = permutation_finding(row)
-    assert "not significant" in text and "McNemar p = 0.47" in text and "-0.20 to +0.40" in text
+    assert "not significant" in text and "McNemar's exact test, one seed, p = 0.47" in text
+    assert "-0.20 to +0.40" in text
     cnn = {**row, "arch": "digitcnn", "convolutional": True, "change": -0.027,
-           "change_low": -0.031, "change_high": -0.023, "p_value": 1e-20, "significant": True,
-           "accuracy_original": 0.9901, "accuracy_permuted": 0.9631}
+           "change_low": -0.031, "change_high": -0.023, "p_value": 0.004, "significant": True,
+           "test": "paired t-test over 3 seeds", "accuracy_original": 0.9901,
+           "accuracy_permuted": 0.9631}
     text = permutation_finding(cnn)
     assert text.startswith("Permuting the pixels costs the CNN digitcnn 2.70 points")
-    assert "p < 0.001" in text and "not significant" not in text
+    assert "paired t-test over 3 seeds, p = 0.004" in text and "not significant" not in text
+
+
+def _summary_row(arch: str, convolutional: bool, accuracy: float, seeds: int) -> dict:
+    return {"arch": arch, "convolutional": convolutional, "parameters": 10 if convolutional else 20,
+            "test_accuracy": accuracy, "epochs": 1, "seeds": seeds,
+            "accuracy": {"estimate": accuracy, "low": accuracy - 0.01, "high": accuracy + 0.01}}
 
 
 def test_the_best_cnn_against_the_best_mlp_comes_with_its_evidence(tmp_path) -> None:
     from cnnlab.predictions import save_predictions
-    from cnnlab.report.context import findings, head_to_head
+    from cnnlab.report.findings import findings, head_to_head
 
     labels = np.arange(1000) % 10
     for arch, wrong in (("cnn", 10), ("mlp", 30)):
         predicted = labels.copy()
         predicted[:wrong] = (predicted[:wrong] + 1) % 10  # the mlp's errors include the cnn's
-        (tmp_path / arch).mkdir()
-        save_predictions(tmp_path / arch / "predictions.npz", labels, predicted, np.ones(1000))
-    summary = [{"arch": "cnn", "convolutional": True, "parameters": 10, "test_accuracy": 0.99, "epochs": 1},
-               {"arch": "mlp", "convolutional": False, "parameters": 20, "test_accuracy": 0.97, "epochs": 1}]
-    text = " ".join(findings(summary, None, lambda a, b: head_to_head(tmp_path, a, b)))
+        (tmp_path / "d" / arch).mkdir(parents=True)
+        save_predictions(tmp_path / "d" / arch / "predictions.npz", labels, predicted, np.ones(1000))
+    summary = [_summary_row("cnn", True, 0.99, 1), _summary_row("mlp", False, 0.97, 1)]
+    seeds = {"cnn": [0], "mlp": [0]}
+    text = " ".join(findings(summary, None, lambda a, b: head_to_head(tmp_path, "d", seeds, a, b)))
     # 20 images only the cnn gets right, none only the mlp: exact p = 2 / 2^20.
-    low, high = map(float, re.search(r"\(\+2\.00 points, 95% interval \+(\S+) to \+(\S+),", text).groups())
+    low, high = map(float, re.search(r"\(\+2\.00 points, 95% interval \+(\S+) to \+(\S+) points,", text).groups())
     assert 1.0 <= low <= 1.3 and 2.7 <= high <= 3.0  # 2 points +- 1.96 * sqrt(20) / 10
-    assert "McNemar p < 0.001, one seed: significant" in text
-    assert "not significant" in head_to_head(tmp_path, "cnn", "cnn")
+    assert "McNemar's exact test, one seed, p < 0.001: significant" in text
+    assert "not significant" in head_to_head(tmp_path, "d", seeds, "cnn", "cnn")
+    assert "99.00 ± 1.00% (one seed)" in text
+
+
+def test_two_models_with_common_seeds_are_compared_seed_by_seed(tmp_path) -> None:
+    from cnnlab.predictions import save_predictions
+    from cnnlab.report.findings import head_to_head
+    from scipy import stats
+
+    labels = np.arange(1000) % 10
+    errors = {("cnn", 0): 10, ("cnn", 1): 14, ("cnn", 2): 12,
+              ("mlp", 0): 30, ("mlp", 1): 31, ("mlp", 2): 36, ("mlp", 9): 500}
+    for (arch, seed), wrong in errors.items():
+        folder = tmp_path / "d" / arch / ("" if seed in (0,) else f"seed_{seed}")
+        folder.mkdir(parents=True, exist_ok=True)
+        predicted = labels.copy()
+        predicted[:wrong] = (predicted[:wrong] + 1) % 10
+        save_predictions(folder / "predictions.npz", labels, predicted, np.ones(1000))
+    # mlp's seed 9 is not the cnn's: the pairs are seeds 0, 1 and 2.
+    text = head_to_head(tmp_path, "d", {"cnn": [0, 1, 2], "mlp": [0, 1, 2, 9]}, "cnn", "mlp")
+    cnn, mlp = [0.99, 0.986, 0.988], [0.97, 0.969, 0.964]
+    expected = stats.ttest_rel(cnn, mlp).pvalue
+    assert "paired t-test over 3 seeds" in text and f"p = {expected:.2g}" in text
+    assert text.startswith(f"{100 * (np.mean(cnn) - np.mean(mlp)):+.2f} points")
 
 
 def test_a_not_significant_row_read_back_from_its_csv_renders_as_not_significant(tmp_path) -> None:

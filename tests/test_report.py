@@ -70,12 +70,15 @@ def test_templates_escape_and_refuse_undefined_values() -> None:
 
 def test_findings_are_sentences_from_the_numbers() -> None:
     summary = [
-        {"arch": "mlp", "convolutional": False, "parameters": 535818, "test_accuracy": 0.981, "epochs": 3},
-        {"arch": "digitcnn", "convolutional": True, "parameters": 206922, "test_accuracy": 0.990, "epochs": 3},
+        {"arch": "mlp", "convolutional": False, "parameters": 535818, "test_accuracy": 0.981,
+         "epochs": 3, "seeds": 3, "accuracy": {"estimate": 0.981, "low": 0.978, "high": 0.984}},
+        {"arch": "digitcnn", "convolutional": True, "parameters": 206922, "test_accuracy": 0.990,
+         "epochs": 3, "seeds": 1, "accuracy": {"estimate": 0.990, "low": 0.988, "high": 0.992}},
     ]
     text = " ".join(report.findings(summary, None))
-    assert "digitcnn: 99.00% test accuracy with 206,922 parameters" in text
-    assert "(mlp, 535,818 parameters) 98.10%" in text
+    assert "digitcnn: 99.00 ± 0.20% (one seed) test accuracy with 206,922 parameters" in text
+    assert "2.6 times fewer parameters than mlp" in text
+    assert "(mlp, 535,818 parameters) 98.10 ± 0.30% (3 seeds)" in text
 
 
 def test_the_stylesheet_renders_without_css_warnings(tmp_path: Path, caplog) -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import subprocess
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
@@ -15,7 +15,7 @@ from cnnlab import manifest
 from cnnlab.analysis import certainty
 from cnnlab.io import atomic_copy, read_csv, read_json, typed_rows
 from cnnlab.models import model_spec
-from cnnlab.predictions import load_correct
+from cnnlab.report.findings import findings, head_to_head, seed_paths
 
 # What the templates call each figure and table, and the artifact it is read from.
 RUN_FIGURES = {"confusion": names.EVALUATE.confusion, "curves": names.EVALUATE.curves,
@@ -27,7 +27,9 @@ CONV_FIGURES = {"filters": names.FILTERS.filters, "filters_signed": names.FILTER
 COMPARE_TABLES = {"cost": names.COST.csv, "dense_equivalent": names.DENSE_EQUIVALENT.csv,
                   "first_layer_224": names.DENSE_EQUIVALENT.thought,
                   "translation": names.TRANSLATION.csv, "permutation": names.PERMUTATION.csv,
-                  "data_efficiency": names.DATA_EFFICIENCY.csv}
+                  "data_efficiency": names.DATA_EFFICIENCY.csv,
+                  "translation_tests": names.TRANSLATION.tests,
+                  "data_efficiency_tests": names.DATA_EFFICIENCY.tests}
 COMPARE_FIGURES = {"cost": names.COST.png, "dense_equivalent": names.DENSE_EQUIVALENT.png,
                    "translation": names.TRANSLATION.png, "permutation": names.PERMUTATION.png,
                    "data_efficiency": names.DATA_EFFICIENCY.png,
@@ -98,83 +100,6 @@ def git_commit(project: Path) -> str:
         return "not a git checkout"
 
 
-def percent(value: float) -> str:
-    return f"{100 * value:.2f}%"
-
-
-def _evidence(low: float, high: float, p_value: float) -> str:
-    return (f"{100 * certainty.CONFIDENCE:.0f}% interval {100 * low:+.2f} to {100 * high:+.2f}, "
-            f"McNemar {certainty.describe_p(p_value)}, one seed")
-
-
-def permutation_finding(row: Mapping[str, Any]) -> str:
-    """One model's permutation effect, stated with its evidence; not significant if so."""
-    kind = "CNN" if row["convolutional"] else "MLP"
-    evidence = _evidence(row["change_low"], row["change_high"], row["p_value"])
-    if row["significant"]:
-        return (f"Permuting the pixels costs the {kind} {row['arch']} "
-                f"{-100 * row['change']:.2f} points ({percent(row['accuracy_original'])} to "
-                f"{percent(row['accuracy_permuted'])}; {evidence})." if row["change"] < 0 else
-                f"Permuting the pixels raises the {kind} {row['arch']} by "
-                f"{100 * row['change']:.2f} points ({evidence}).")
-    return (f"Permuting the pixels changes the {kind} {row['arch']} by {100 * row['change']:+.2f} "
-            f"points ({percent(row['accuracy_original'])} to {percent(row['accuracy_permuted'])}): "
-            f"not significant ({evidence}).")
-
-
-def head_to_head(folder: Path, arch_a: str, arch_b: str) -> str:
-    """The evidence that two models on one dataset differ: the difference of their test
-    accuracies with a paired bootstrap interval, and McNemar's exact test, one seed each."""
-    correct_a = load_correct(folder / arch_a / names.EVALUATE.predictions)
-    correct_b = load_correct(folder / arch_b / names.EVALUATE.predictions)
-    change = certainty.difference_interval(correct_b, correct_a)
-    test = certainty.mcnemar(correct_a, correct_b)
-    verdict = "significant" if certainty.significant(change, test) else "not significant"
-    return (f"{100 * change.estimate:+.2f} points, {_evidence(change.low, change.high, test.p_value)}: "
-            f"{verdict}")
-
-
-def findings(summary: Sequence[Mapping[str, Any]], compare: Mapping[str, Any] | None,
-             versus: Callable[[str, str], str] | None = None) -> list[str]:
-    """Key findings as sentences built from the numbers of this run; ``versus(a, b)`` states
-    the evidence that model ``a`` differs from model ``b`` (:func:`head_to_head`)."""
-    if not summary:
-        return []
-    sentences = []
-    best = max(summary, key=lambda r: r["test_accuracy"])
-    sentences.append(
-        f"The most accurate model is {best['arch']}: {percent(best['test_accuracy'])} test accuracy "
-        f"with {best['parameters']:,} parameters after {best['epochs']} epochs.")
-    cnns = [r for r in summary if r["convolutional"]]
-    dense = [r for r in summary if not r["convolutional"]]
-    if cnns and dense:
-        best_cnn = max(cnns, key=lambda r: r["test_accuracy"])
-        best_dense = max(dense, key=lambda r: r["test_accuracy"])
-        sentences.append(
-            f"The best CNN ({best_cnn['arch']}, {best_cnn['parameters']:,} parameters) reaches "
-            f"{percent(best_cnn['test_accuracy'])}; the best fully connected model "
-            f"({best_dense['arch']}, {best_dense['parameters']:,} parameters) "
-            f"{percent(best_dense['test_accuracy'])}"
-            + (f" ({versus(best_cnn['arch'], best_dense['arch'])})." if versus else "."))
-        smallest = min(cnns, key=lambda r: r["parameters"])
-        sentences.append(
-            f"The smallest CNN, {smallest['arch']}, has {smallest['parameters']:,} parameters and "
-            f"reaches {percent(smallest['test_accuracy'])}.")
-    if compare:
-        perm = compare.get("permutation") or []
-        for row in perm:
-            sentences.append(permutation_finding(row))
-        efficiency = compare.get("data_efficiency") or []
-        if efficiency:
-            smallest_fraction = min(r["fraction"] for r in efficiency)
-            at_small = [r for r in efficiency if r["fraction"] == smallest_fraction]
-            parts = ", ".join(f"{r['arch']} {percent(r['test_accuracy'])}" for r in at_small)
-            sentences.append(
-                f"With {at_small[0]['train_size']:,} training images "
-                f"({100 * smallest_fraction:g}% of the set): {parts}.")
-    return sentences
-
-
 def collect_context(
     *,
     results: Path,
@@ -208,11 +133,16 @@ def collect_context(
     summary = []
     latest = 0.0
     runtime: dict[str, Any] = {}
+    seeds = {arch: list(settings["seeds"]) for arch, settings in config["training"].items()}
     for dataset, arch in runs:
         base = results / dataset / arch
         spec = model_spec(arch)
         metrics = read_json(base / names.EVALUATE.metrics)
         train = read_json(base / names.TRAIN.record)
+        every_seed = [read_json(path) for path in
+                      seed_paths(results, names.EVALUATE.metrics, dataset, arch, seeds[arch])]
+        accuracy = certainty.across_seeds([m["test_accuracy"] for m in every_seed],
+                                          metrics["test_accuracy_interval"])
         runtime = runtime or train["runtime"]
         latest = max(latest, (base / names.EVALUATE.metrics).stat().st_mtime)
         params = typed_rows(read_csv(base / names.PARAMS.csv))
@@ -220,6 +150,8 @@ def collect_context(
             "arch": arch, "dataset": dataset, "description": spec.description,
             "convolutional": spec.is_convolutional, "metrics": metrics, "train": train,
             "params": params, "mult_adds": sum(r["mult_adds"] for r in params),
+            "seeds": seeds[arch], "accuracy": accuracy.as_dict(),
+            "seed_accuracies": [m["test_accuracy"] for m in every_seed],
             "history": typed_rows(read_csv(base / names.TRAIN.history)),
             "fig": {key: figures(f"{dataset}/{arch}/{name}") for key, name in RUN_FIGURES.items()},
             "sparsity": None, "receptive_field": None, "similarity": None, "feature_maps": [],
@@ -250,8 +182,8 @@ def collect_context(
         summary.append({
             "dataset": dataset, "arch": arch, "convolutional": spec.is_convolutional,
             "parameters": train["parameters"], "mult_adds": model["mult_adds"],
-            "test_accuracy": metrics["test_accuracy"], "epochs": train["epochs"],
-            "test_accuracy_interval": metrics["test_accuracy_interval"],
+            "test_accuracy": accuracy.estimate, "accuracy": accuracy.as_dict(),
+            "seeds": len(every_seed), "epochs": train["epochs"],
             "seconds_per_epoch": train["seconds_per_epoch"],
         })
     for dataset, entry in datasets.items():
@@ -267,7 +199,7 @@ def collect_context(
     for dataset, entry in datasets.items():
         entry["findings"] = findings(
             [r for r in summary if r["dataset"] == dataset], compare.get(dataset),
-            functools.partial(head_to_head, results / dataset))
+            functools.partial(head_to_head, results, dataset, seeds))
     benchmarks = read_benchmarks(results, benchmarks)
     run_date = dt.datetime.fromtimestamp(latest, tz=dt.timezone.utc) if latest else None
     context = {
@@ -282,6 +214,7 @@ def collect_context(
                            for d in data_sources if d["record"].get("is_sample")],
         "runtime": runtime,
         "seed": config["seed"],
+        "seeds": {arch: seeds[arch] for arch in dict.fromkeys(a for _, a in runs)},
         "config_yaml": yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None),
         "git_commit": git_commit(project),
         "benchmarks": benchmarks,

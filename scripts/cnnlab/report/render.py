@@ -16,7 +16,7 @@ import jinja2
 
 from cnnlab.analysis.certainty import describe_p
 from cnnlab.io import atomic_write_bytes, atomic_write_text
-from cnnlab.report.context import percent
+from cnnlab.report.findings import percent, plus_minus
 
 
 def environment(template_dir: Path) -> jinja2.Environment:
@@ -32,6 +32,8 @@ def environment(template_dir: Path) -> jinja2.Environment:
     env.filters["thousands"] = lambda v: f"{int(v):,}"
     env.filters["signed"] = lambda v, digits=2: f"{float(v):+.{digits}f}"
     env.filters["p_value"] = describe_p
+    # mean ± half the interval's width: {{ row.test_accuracy | pm(row.accuracy_low, row.accuracy_high) }}
+    env.filters["pm"] = lambda v, low, high, unit="%": plus_minus(v, low, high, unit)
     env.filters["fixed"] = lambda v, digits=2: NOT_MEASURED if _is_nan(v) else f"{float(v):.{digits}f}"
     return env
 
