@@ -10,6 +10,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/inspect.smk"
+include: "workflow/rules/explain.smk"
 include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"
 

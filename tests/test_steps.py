@@ -429,3 +429,23 @@ def check_evidence(row: dict, change: float) -> None:
         row["significant"] == "True"
     assert significant == (value["p_value"] < 0.05
                            and not value["change_low"] <= 0 <= value["change_high"])
+
+
+def test_calibration_of_a_trained_run(runs: Path) -> None:
+    """The calibrate step on the fixture's digitcnn: every test image in one bin, the
+    temperature fitted on the validation split without raising its NLL, the figure drawn."""
+    from cnnlab.steps import explain
+
+    run = run_dir(runs, "mnist", "digitcnn")
+    record = explain.calibrate_model(
+        dataset="mnist", arch="digitcnn", threads=1, npz_path=runs / "mnist.npz",
+        record_path=runs / "mnist.json", model_path=run / artifacts.TRAIN.model,
+        train_record_path=run / artifacts.TRAIN.record, json_path=run / artifacts.CALIBRATION.json,
+        png_path=run / artifacts.CALIBRATION.png, batch_size=7)
+    assert read_json(run / artifacts.CALIBRATION.json) == json.loads(json.dumps(record))
+    assert sum(record["before"]["bins"]["counts"]) == record["test_size"] == 30
+    assert sum(record["after"]["bins"]["counts"]) == 30
+    assert record["temperature_fitted"] and record["validation"]["size"] == 20
+    assert record["validation"]["nll_after"] <= record["validation"]["nll_before"] + 1e-12
+    assert record["batch_norm"] is False and record["seed"] == 0
+    assert (run / artifacts.CALIBRATION.png).stat().st_size > 10_000

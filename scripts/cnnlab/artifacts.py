@@ -40,6 +40,11 @@ class EvaluateFiles(NamedTuple):
     predictions: str = "predictions.npz"
 
 
+class CalibrationFiles(NamedTuple):
+    json: str = "calibration.json"
+    png: str = "reliability.png"
+
+
 class ParamFiles(NamedTuple):
     csv: str = "params.csv"
     png: str = "params.png"
@@ -88,6 +93,7 @@ DATA = DataFiles()
 TRAIN = TrainFiles()
 EVALUATE = EvaluateFiles()
 PARAMS = ParamFiles()
+CALIBRATION = CalibrationFiles()
 FILTERS = FilterFiles()
 FEATURE_MAPS = FeatureMapFiles()
 SPARSITY = TablePlot("sparsity.csv", "sparsity.png")
@@ -131,9 +137,10 @@ def compare_file(name: str, dataset: str = "{dataset}") -> str:
 
 
 def run_outputs(*, convolutional: bool, has_relu: bool) -> list[str]:
-    """File names under results/{dataset}/{arch}/ that apply to an architecture: evaluation
-    and parameters for all, sparsity where there are ReLUs, the rest for convolutional ones."""
-    names = [*EVALUATE, PARAMS.csv, PARAMS.png, PARAMS.flow]
+    """File names under results/{dataset}/{arch}/ that apply to an architecture: evaluation,
+    calibration and parameters for all, sparsity where there are ReLUs, the rest for
+    convolutional ones."""
+    names = [*EVALUATE, *CALIBRATION, PARAMS.csv, PARAMS.png, PARAMS.flow]
     if has_relu:
         names += [*SPARSITY]
     if convolutional:

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 # Facts only: none of these imports torch, so deciding the DAG stays fast.
 from cnnlab.artifacts import (  # noqa: E402
-    COST, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
+    CALIBRATION, COST, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
     PERMUTATION, RECEPTIVE_FIELD, REPORT_FILES, SPARSITY, TRAIN, TRAINING_DYNAMICS, TRANSLATION,
     checkpoint_dir, compare_file, compare_outputs, data_file, kept_runs_dir, report_file, run_file,
     run_outputs, seed_files,
@@ -322,7 +322,8 @@ def job_benchmarks(wildcards):
             paths += [benchmark_of(rules.train_seed, dataset=dataset, arch=arch, seed=seed),
                       benchmark_of(rules.evaluate_seed, dataset=dataset, arch=arch, seed=seed)]
     # The inspection rules whose outputs `all` asks for, by the file that shows each applies.
-    inspections = [(FEATURE_MAPS.maps, rules.extract_feature_maps),
+    inspections = [(CALIBRATION.json, rules.calibrate),
+                   (FEATURE_MAPS.maps, rules.extract_feature_maps),
                    (SPARSITY.csv, rules.measure_sparsity),
                    (RECEPTIVE_FIELD.csv, rules.receptive_fields)]
     for dataset, arch in run_pairs():

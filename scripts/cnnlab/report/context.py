@@ -15,10 +15,11 @@ from cnnlab import manifest
 from cnnlab.analysis import certainty
 from cnnlab.io import atomic_copy, read_csv, read_json, typed_rows
 from cnnlab.models import model_spec
-from cnnlab.report.findings import findings, head_to_head, seed_paths
+from cnnlab.report.findings import calibration_findings, findings, head_to_head, seed_paths
 
 # What the templates call each figure and table, and the artifact it is read from.
 RUN_FIGURES = {"confusion": names.EVALUATE.confusion, "curves": names.EVALUATE.curves,
+               "reliability": names.CALIBRATION.png,
                "misclassified": names.EVALUATE.misclassified, "params": names.PARAMS.png,
                "shape_flow": names.PARAMS.flow}
 CONV_FIGURES = {"filters": names.FILTERS.filters, "filters_signed": names.FILTERS.signed,
@@ -151,6 +152,7 @@ def collect_context(
             "convolutional": spec.is_convolutional, "metrics": metrics, "train": train,
             "params": params, "mult_adds": sum(r["mult_adds"] for r in params),
             "seeds": seeds[arch], "accuracy": accuracy.as_dict(),
+            "calibration": read_json(base / names.CALIBRATION.json),
             "seed_accuracies": [m["test_accuracy"] for m in every_seed],
             "history": typed_rows(read_csv(base / names.TRAIN.history)),
             "fig": {key: figures(f"{dataset}/{arch}/{name}") for key, name in RUN_FIGURES.items()},
@@ -189,6 +191,7 @@ def collect_context(
     for dataset, entry in datasets.items():
         rows = [r for r in summary if r["dataset"] == dataset]
         entry["best"] = max(rows, key=lambda r: r["test_accuracy"])["arch"] if rows else None
+        entry["calibration_findings"] = calibration_findings(entry["models"])
     compare = {}
     for dataset in compare_datasets:
         folder = results / dataset / "compare"
