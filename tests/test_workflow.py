@@ -250,9 +250,10 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
     write_config(tmp_path, small_config(mlp={"lr": 0.002}))
     result = snakemake(tmp_path, "-n", "--cores", "2")
     # (parameter tables and receptive fields depend on the architecture alone: not rerun; the
-    # MLP's permuted and subset runs use the same recipe, and the comparisons that include it)
+    # MLP's permuted and subset runs use the same recipe; its calibration, and the comparisons
+    # that include it)
     assert planned_jobs(result.stdout) == {
-        "train": 3, "evaluate": 3, "measure_sparsity": 1, "compare_cost": 1,
+        "train": 3, "evaluate": 3, "measure_sparsity": 1, "calibrate": 1, "compare_cost": 1,
         "compare_translation": 1, "compare_permutation": 1, "compare_data_efficiency": 1,
         "compare_training_dynamics": 1, "render_report": 1, "all": 1}
     assert "arch=digitcnn" not in result.stdout
