@@ -173,6 +173,18 @@ BAD_CONFIGS = [
     ({"title": "word " * 900}, ["'title': 4500 characters, more than the 120 allowed; shorten it"]),
     ({"title": "卷积网络学到了什么"}, ["'title': the PDF's font (DejaVu Sans) cannot draw '卷' (U+5377)", "in Latin, Greek or Cyrillic script"]),
     ({"title": "two\nlines"}, ["'title'", "'\\n' (U+000A)", "on one line"]),
+    # Seed lists, top-level and per architecture (tests/test_seeds.py has the rest).
+    ({"seeds": [1, 1]}, ["config key 'seeds': [1, 1] has non-unique elements"]),
+    ({"seeds": []}, ["config key 'seeds': [] should be non-empty"]),
+    ({"seeds": [-1]}, ["config key 'seeds[0]': -1 is less than the minimum of 0"]),
+    ({"seeds": [0, 2**32]}, ["config key 'seeds[1]': 4294967296 is greater than the maximum of 4294967295"]),
+    ({"seeds": list(range(51))}, ["config key 'seeds'", "is too long"]),
+    ({"seeds": 3}, ["config key 'seeds'", "not of type 'array'"]),
+    ({"seeds": ["1"]}, ["config key 'seeds[0]'", "write 1"]),
+    ({"training": {"mlp": {"seeds": [3, 3]}}}, ["config key 'training.mlp.seeds': [3, 3] has non-unique elements"]),
+    ({"training": {"mlp": {"seeds": []}}}, ["config key 'training.mlp.seeds': [] should be non-empty"]),
+    ({"training": {"digitcnn": {"seeds": [0, -2]}}}, ["config key 'training.digitcnn.seeds[1]': -2 is less than the minimum of 0"]),
+    ({"training": {"digitcnn": {"seeds": [2**32]}}}, ["config key 'training.digitcnn.seeds[0]': 4294967296 is greater than the maximum of 4294967295"]),
 ]
 
 

@@ -13,6 +13,7 @@ from torch import nn
 
 from cnnlab.datasets import PreparedData, Split
 from cnnlab.device import autocast, to_device, use_bf16
+from cnnlab.io import read_json
 from cnnlab.models import create_model
 
 
@@ -63,6 +64,30 @@ class Inference:
 
 # float32 in the default layout: for models whose recipe is not known.
 PLAIN_INFERENCE = Inference()
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A trained run ready to meet images: its data, device, model, record and inference path."""
+
+    data: PreparedData
+    device: torch.device
+    model: nn.Module
+    record: dict[str, Any]
+    inference: Inference
+
+    def logits(self, split: Split, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """float32 logits and labels of ``split``, the model run as it was trained."""
+        return predict_split(self.model, split, self.data.mean, self.data.std, self.device,
+                             batch_size, self.inference)
+
+
+def load_run(arch: str, data: PreparedData, model_path: Path | str,
+             train_record_path: Path | str, device: torch.device) -> TrainedRun:
+    """The run of ``arch`` on ``data`` whose weights and record (``train.json``) are given."""
+    model = load_trained_model(arch, model_path, len(data.classes), device)
+    record = read_json(train_record_path)
+    return TrainedRun(data, device, model, record, Inference.of_run(record["settings"], device))
 
 
 def predict_split(model: nn.Module, split: Split, mean: list[float], std: list[float],

@@ -213,18 +213,6 @@ def compare_correct(correct_a: Sequence[np.ndarray], correct_b: Sequence[np.ndar
     return Evidence(change, test.p_value, "McNemar's exact test, one seed", 1)
 
 
-def describe(evidence: Evidence, unit: float = 100.0, suffix: str = "") -> str:
-    """``95% interval +1.20 to +1.78 points, McNemar's exact test, one seed, p < 0.001``."""
-    return (f"{100 * CONFIDENCE:.0f}% interval {unit * evidence.change.low:+.2f} to "
-            f"{unit * evidence.change.high:+.2f}{suffix}, {evidence.test}, "
-            f"{describe_p(evidence.p_value)}")
-
-
-def significant(change: Interval, test: McNemar) -> bool:
-    """A difference is called significant when McNemar's test and its interval agree on it."""
-    return test.significant and not change.spans_zero
-
-
 def describe_p(p_value: float) -> str:
     """``p < 0.001``, ``p = 0.03``: as a reader expects a p-value written."""
     return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.2g}"

@@ -138,10 +138,10 @@ def collect_context(
     for dataset, arch in runs:
         base = results / dataset / arch
         spec = model_spec(arch)
-        metrics = read_json(base / names.EVALUATE.metrics)
         train = read_json(base / names.TRAIN.record)
         every_seed = [read_json(path) for path in
                       seed_paths(results, names.EVALUATE.metrics, dataset, arch, seeds[arch])]
+        metrics = every_seed[0]  # the first seed's: the run this section's figures show
         accuracy = certainty.across_seeds([m["test_accuracy"] for m in every_seed],
                                           metrics["test_accuracy_interval"])
         runtime = runtime or train["runtime"]

@@ -11,7 +11,7 @@ import numpy as np
 
 from cnnlab import datasets, device, inference
 from cnnlab.analysis import certainty
-from cnnlab.io import read_csv, read_json, write_json
+from cnnlab.io import read_csv, write_json
 from cnnlab.models import count_parameters
 from cnnlab.plotting import evaluation as figures
 from cnnlab.predictions import save_predictions
@@ -43,10 +43,10 @@ def evaluate_model(
     matrix, misclassified examples, training curves)."""
     device.use_threads(threads)
     data = datasets.load_prepared(npz_path, record_path)
-    target = device.select_device(device_preference)
-    model = inference.load_trained_model(arch, model_path, len(data.classes), target)
-    train_record = read_json(train_record_path)
-    as_trained = inference.Inference.of_run(train_record["settings"], target)
+    trained = inference.load_run(arch, data, model_path, train_record_path,
+                                 device.select_device(device_preference))
+    model, target, train_record, as_trained = (trained.model, trained.device, trained.record,
+                                               trained.inference)
     run = f"{arch} on {dataset}, seed {train_record['seed']}"  # each seed's figures say which
     predictions = inference.predict_test_set(model, data, target, batch_size, as_trained)
     metrics = inference.classification_metrics(predictions, data.classes)

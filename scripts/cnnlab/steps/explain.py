@@ -11,7 +11,7 @@ from torch import nn
 
 from cnnlab import datasets, device, inference
 from cnnlab.analysis import calibration
-from cnnlab.io import read_json, write_json
+from cnnlab.io import write_json
 from cnnlab.plotting import calibration as figures
 
 log = logging.getLogger("cnnlab")
@@ -30,21 +30,15 @@ def calibrate_model(*, dataset: str, arch: str, threads: int, npz_path: Path | s
     left at 1 where there is no validation split."""
     device.use_threads(threads)
     data = datasets.load_prepared(npz_path, record_path)
-    target = device.select_device(device_preference)
-    model = inference.load_trained_model(arch, model_path, len(data.classes), target)
-    train_record = read_json(train_record_path)
-    as_trained = inference.Inference.of_run(train_record["settings"], target)
-
-    def logits_of(split: datasets.Split) -> tuple[Any, Any]:
-        return inference.predict_split(model, split, data.mean, data.std, target, batch_size,
-                                       as_trained)
-
-    test_logits, test_labels = logits_of(data.test)
+    trained = inference.load_run(arch, data, model_path, train_record_path,
+                                 device.select_device(device_preference))
+    train_record = trained.record
+    test_logits, test_labels = trained.logits(data.test, batch_size)
     fitted = data.validation is not None and len(data.validation.labels) > 0
     temperature = 1.0
     validation = {}
     if fitted:
-        val_logits, val_labels = logits_of(data.validation)
+        val_logits, val_labels = trained.logits(data.validation, batch_size)
         temperature = calibration.fit_temperature(val_logits, val_labels)
         validation = {"nll_before": calibration.calibration(val_logits, val_labels).nll,
                       "nll_after": calibration.calibration(val_logits, val_labels, temperature).nll,
@@ -52,7 +46,7 @@ def calibrate_model(*, dataset: str, arch: str, threads: int, npz_path: Path | s
     before = calibration.calibration(test_logits, test_labels)
     after = calibration.calibration(test_logits, test_labels, temperature)
     record = {"dataset": dataset, "arch": arch, "seed": train_record["seed"],
-              "batch_norm": has_batch_norm(model), "bins": calibration.BINS,
+              "batch_norm": has_batch_norm(trained.model), "bins": calibration.BINS,
               "test_size": int(len(test_labels)), "temperature": temperature,
               "temperature_fitted": fitted, "validation": validation,
               "before": before.as_dict(), "after": after.as_dict()}
