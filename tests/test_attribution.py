@@ -30,14 +30,15 @@ def test_grad_cam_with_one_channel_is_the_relu_of_that_channels_activation() -> 
     constant = model[3].weight[1, 0].item() / 64
     assert torch.allclose(maps, activation * constant, rtol=0, atol=1e-15)
     assert (maps > 0).sum() > 0 and torch.equal(maps > 0, activation > 0)
-    assert attribution.last_convolution(model) == ("0", model[0])
+    layer = attribution.grad_cam_layer(model, images)
+    assert (layer.name, layer.module, layer.shape) == ("0", model[0], (1, 8, 8))
 
 
 def test_occluding_the_whole_image_leaves_the_baselines_output() -> None:
     model = create_model("digitcnn", num_classes=10).double().eval()
     images = torch.randn(2, 1, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     targets = torch.tensor([3, 7])
-    settings = attribution.AttributionSettings(window=28, stride=28, baseline=-0.42)
+    settings = attribution.AttributionSettings(window=28, stride=28, baseline=(-0.42,))
     maps = attribution.attribute(model, images, targets, "occlusion", settings)
     with torch.no_grad():
         score = model(images)[torch.arange(2), targets]
@@ -71,10 +72,35 @@ def test_saliency_is_the_absolute_input_gradient() -> None:
 
 def test_grad_cam_needs_a_convolution_and_methods_are_named() -> None:
     with pytest.raises(ValueError, match="no convolution"):
-        attribution.last_convolution(create_model("mlp", num_classes=10))
+        attribution.grad_cam_layer(create_model("mlp", num_classes=10), torch.zeros(1, 1, 28, 28))
     with pytest.raises(ValueError, match="known: saliency"):
         attribution.attribute(one_channel_cnn(), torch.zeros(1, 1, 8, 8, dtype=torch.float64),
                               torch.tensor([0]), "lime")
-    # resnet_small's last convolution is found from the model itself.
-    name, layer = attribution.last_convolution(create_model("resnet_small", num_classes=10))
-    assert isinstance(layer, nn.Conv2d) and name
+
+
+# The last convolution's output after the layers that keep its size, declared per model.
+GRAD_CAM_LAYERS = {"digitcnn": ("features.4", nn.ReLU, (32, 14, 14)),
+                   "digitcnn_gap": ("features.4", nn.ReLU, (32, 14, 14)),
+                   "lenet5": ("features.4", nn.Tanh, (16, 10, 10)),
+                   # The last block's sum of both paths after its ReLU, not the shortcut's
+                   # projection that comes last in module order.
+                   "resnet_small": ("features.5.relu2", nn.ReLU, (64, 7, 7)),
+                   "simplecnn_bn": ("features.6", nn.ReLU, (64, 14, 14))}
+
+
+@pytest.mark.parametrize("arch", sorted(GRAD_CAM_LAYERS))
+def test_grad_cam_reads_the_last_convolutions_output_before_pooling(arch: str) -> None:
+    model = create_model(arch, num_classes=10).eval()
+    layer = attribution.grad_cam_layer(model, torch.zeros(2, 1, 28, 28))
+    name, kind, shape = GRAD_CAM_LAYERS[arch]
+    assert (layer.name, type(layer.module), layer.shape) == (name, kind, shape)
+    assert model.get_submodule(layer.name) is layer.module
+
+
+def test_the_baseline_has_one_value_per_channel() -> None:
+    images = torch.zeros(2, 3, 4, 5)
+    baseline = attribution.baseline_like(images, attribution.AttributionSettings(baseline=(1.0, -2.0, 0.5)))
+    assert baseline.shape == images.shape
+    assert baseline[:, :, 2, 3].tolist() == [[1.0, -2.0, 0.5]] * 2
+    same = attribution.baseline_like(images, attribution.AttributionSettings(baseline=(0.25,)))
+    assert torch.equal(same, torch.full_like(images, 0.25))

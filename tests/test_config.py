@@ -185,6 +185,12 @@ BAD_CONFIGS = [
     ({"training": {"mlp": {"seeds": []}}}, ["config key 'training.mlp.seeds': [] should be non-empty"]),
     ({"training": {"digitcnn": {"seeds": [0, -2]}}}, ["config key 'training.digitcnn.seeds[1]': -2 is less than the minimum of 0"]),
     ({"training": {"digitcnn": {"seeds": [2**32]}}}, ["config key 'training.digitcnn.seeds[0]': 4294967296 is greater than the maximum of 4294967295"]),
+    # Attribution: an occlusion window that cannot fit, a stride that skips pixels.
+    ({"attribution": {"occlusion_window": 30}}, ["config key 'attribution.occlusion_window': 30 pixels is larger than the 28-pixel images; choose at most 28"]),
+    ({"attribution": {"occlusion_window": 3, "occlusion_stride": 4}}, ["config key 'attribution.occlusion_stride': 4 pixels is larger than the window (3)", "choose at most 3"]),
+    ({"attribution": {"baseline": "white"}}, ["config key 'attribution.baseline'", "black, mean"]),
+    ({"attribution": {"images": 5}}, ["config key 'attribution.images'", "minimum of 10"]),
+    ({"attribution": {"grad_cam_layer": "features.3"}}, ["'attribution.grad_cam_layer' is not a known setting"]),
 ]
 
 

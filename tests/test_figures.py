@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cnnlab.plotting import comparison, evaluation, inspection
+from cnnlab.analysis.attribution import METHODS
+from cnnlab.plotting import attribution, comparison, evaluation, inspection
 from matplotlib import cbook
 from matplotlib.text import Text
 
@@ -104,8 +105,26 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                        "interval": T_INTERVAL if a in SEEDS else BOOTSTRAP}
                                       for a in ARCHS[:2] for n in (600, 3_000, 60_000)], "title": TITLE},
     "plot_training_dynamics": {"histories": dynamics(), "title": TITLE},
+    "plot_attribution_mosaic": {
+        "images": RNG.integers(0, 255, (3, 1, 8, 8), dtype=np.uint8),
+        "maps": {m: RNG.normal(size=(3, 8, 8)) for m in METHODS},
+        "captions": [f"true {DOLLARS}\npredicted b\n99.0%"] * 3, "wrong": [False, False, True],
+        "blocks": [("one image per class", 2), ("the errors", 1)], "title": TITLE},
+    "plot_randomisation_example": {
+        "image": RNG.integers(0, 255, (1, 8, 8), dtype=np.uint8),
+        "example": {m: [RNG.normal(size=(8, 8)) for _ in range(3)] for m in METHODS},
+        "layers": ["classifier.1", "features.5.shortcut.0"], "title": TITLE},
+    "plot_attribution_checks": {
+        "layers": ["classifier.1", "features.0"],
+        "correlation": {m: [0.6, 0.1 * i] for i, m in enumerate(METHODS)},
+        "fractions": np.linspace(0, 1, 5),
+        "deletion": {o: np.linspace(1, 0.1, 5) for o in (*METHODS, "random")},
+        "insertion": {o: np.linspace(0.1, 1, 5) for o in (*METHODS, "random")},
+        "deletion_area": {o: 0.3 for o in (*METHODS, "random")},
+        "insertion_area": {o: 0.7 for o in (*METHODS, "random")},
+        "notes": ("layers randomised", "mean over 10 images"), "title": TITLE},
 }
-BUILDERS = {name: function for module in (evaluation, inspection, comparison)
+BUILDERS = {name: function for module in (evaluation, inspection, comparison, attribution)
             for name, function in inspect.getmembers(module, inspect.isfunction)
             if name.startswith("plot_") and function.__module__ == module.__name__}
 

@@ -167,3 +167,37 @@ def test_class_names_from_data_files_are_drawn_literally(tmp_path: Path) -> None
     classes = [HOSTILE_CLASS] + [f"c{i}" for i in range(9)]
     plotting.plot_confusion(np.eye(10, dtype=int) * 5, classes, HOSTILE_CLASS, tmp_path / "cm.png")
     assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def attribution_record(arch: str, finals: dict[str, float], grad_cam_share: float,
+                       deletion: dict[str, float]) -> dict:
+    return {"sample_seed": 0,
+            "randomisation": {"images": 32, "failing_correlation": 0.3,
+                              "failing": [m for m, v in finals.items() if v >= 0.3],
+                              "methods": {m: {"final": v} for m, v in finals.items()}},
+            "perturbation": {"images": 500, "orders": {
+                **{m: {"deletion_area": a, "deletion_beats_random": grad_cam_share}
+                   for m, a in deletion.items()}, "random": {"deletion_area": 0.6}}}}
+
+
+def test_attribution_findings_read_the_checks_against_their_pass_figures() -> None:
+    from cnnlab.report.findings import attribution_findings
+
+    deletion = {"saliency": 0.2, "integrated_gradients": 0.1, "grad_cam": 0.3, "occlusion": 0.15}
+    models = [
+        {"arch": "mlp", "attribution": None},
+        {"arch": "digitcnn", "attribution": attribution_record(
+            "digitcnn", {"saliency": 0.19, "integrated_gradients": 0.51, "grad_cam": 0.16,
+                         "occlusion": 0.86}, 0.95, deletion)},
+        {"arch": "lenet5", "attribution": attribution_record(
+            "lenet5", {"saliency": 0.31, "integrated_gradients": 0.58, "grad_cam": 0.07,
+                       "occlusion": 0.84}, 0.75, {**deletion, "grad_cam": 0.05})},
+    ]
+    text = " ".join(attribution_findings(models))
+    assert "saliency (0.19 to 0.31) are flagged as failing on lenet5" in text
+    assert "integrated gradients (0.51 to 0.58) and occlusion (0.84 to 0.86) are flagged as failing on every model" in text
+    assert "Grad-CAM (0.07 to 0.16) pass on every model" in text
+    assert "95.0% of the images on digitcnn, 75.0% of the images on lenet5: 1 of 2 models reach 90%" in text
+    assert "integrated gradients on digitcnn, Grad-CAM on lenet5" in text
+    assert "500 test images drawn with seed 0 (the randomisation its first 32)" in text
+    assert attribution_findings([{"arch": "mlp", "attribution": None}]) == []

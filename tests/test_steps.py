@@ -449,3 +449,38 @@ def test_calibration_of_a_trained_run(runs: Path) -> None:
     assert record["validation"]["nll_after"] <= record["validation"]["nll_before"] + 1e-12
     assert record["batch_norm"] is False and record["seed"] == 0
     assert (run / artifacts.CALIBRATION.png).stat().st_size > 10_000
+
+
+def test_attribution_of_a_trained_run(runs: Path) -> None:
+    """The explain_decisions step on the fixture's digitcnn: one image per class present in
+    the test split and the most confident errors, Grad-CAM on the last convolution's ReLU,
+    the checks over the whole (small) test split, four figures."""
+    from cnnlab.steps import explain
+
+    run = run_dir(runs, "mnist", "digitcnn")
+    paths = {key: run / name for key, name in artifacts.ATTRIBUTION._asdict().items()}
+    record = explain.explain_decisions(
+        dataset="mnist", arch="digitcnn", threads=1, npz_path=runs / "mnist.npz",
+        record_path=runs / "mnist.json", model_path=run / artifacts.TRAIN.model,
+        train_record_path=run / artifacts.TRAIN.record, mosaic_path=paths["mosaic"],
+        checks_path=paths["checks"], checks_png_path=paths["checks_plot"],
+        randomisation_path=paths["randomisation"], seed=0, misclassified=3, images=500,
+        randomisation_images=4, steps=4, occlusion_window=4, occlusion_stride=4,
+        baseline="black", batch_size=7)
+    assert read_json(paths["checks"]) == json.loads(json.dumps(record))
+    data = np.load(runs / "mnist.npz")
+    test_labels = data["test_labels"]
+    examples = [e for e in record["examples"] if e["group"] == "class"]
+    assert [e["label"] for e in examples] == [str(c) for c in sorted(set(test_labels.tolist()))]
+    assert all(test_labels[e["index"]] == int(e["label"]) for e in examples)
+    wrong = [e for e in record["examples"] if e["group"] == "error"]
+    assert len(wrong) <= 3 and all(e["label"] != e["predicted"] for e in wrong)
+    assert [e["confidence"] for e in wrong] == sorted((e["confidence"] for e in wrong), reverse=True)
+    assert record["grad_cam_layer"] == {"name": "features.4", "type": "ReLU", "shape": [32, 14, 14]}
+    assert record["perturbation"]["images"] == len(test_labels) == 30
+    assert record["randomisation"]["images"] == 4
+    assert record["randomisation"]["layers"] == ["classifier.4", "classifier.1", "features.3", "features.0"]
+    black = -record["settings"]["baseline_values"][0] * read_json(runs / "mnist.json")["normalization"]["std"][0]
+    assert black == pytest.approx(read_json(runs / "mnist.json")["normalization"]["mean"][0])
+    for path in paths.values():
+        assert path.stat().st_size > 10_000

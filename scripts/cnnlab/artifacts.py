@@ -45,6 +45,13 @@ class CalibrationFiles(NamedTuple):
     png: str = "reliability.png"
 
 
+class AttributionFiles(NamedTuple):
+    mosaic: str = "attribution.png"
+    checks: str = "attribution_checks.json"
+    checks_plot: str = "attribution_checks.png"
+    randomisation: str = "randomisation.png"
+
+
 class ParamFiles(NamedTuple):
     csv: str = "params.csv"
     png: str = "params.png"
@@ -94,6 +101,7 @@ TRAIN = TrainFiles()
 EVALUATE = EvaluateFiles()
 PARAMS = ParamFiles()
 CALIBRATION = CalibrationFiles()
+ATTRIBUTION = AttributionFiles()
 FILTERS = FilterFiles()
 FEATURE_MAPS = FeatureMapFiles()
 SPARSITY = TablePlot("sparsity.csv", "sparsity.png")
@@ -138,13 +146,13 @@ def compare_file(name: str, dataset: str = "{dataset}") -> str:
 
 def run_outputs(*, convolutional: bool, has_relu: bool) -> list[str]:
     """File names under results/{dataset}/{arch}/ that apply to an architecture: evaluation,
-    calibration and parameters for all, sparsity where there are ReLUs, the rest for
-    convolutional ones."""
+    calibration and parameters for all, sparsity where there are ReLUs, the rest (filters,
+    feature maps, receptive fields, attribution) for convolutional ones."""
     names = [*EVALUATE, *CALIBRATION, PARAMS.csv, PARAMS.png, PARAMS.flow]
     if has_relu:
         names += [*SPARSITY]
     if convolutional:
-        names += [*FILTERS, FEATURE_MAPS.maps, *RECEPTIVE_FIELD]
+        names += [*FILTERS, FEATURE_MAPS.maps, *RECEPTIVE_FIELD, *ATTRIBUTION]
     return names
 
 

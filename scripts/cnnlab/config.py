@@ -226,6 +226,23 @@ def _fraction_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _attribution_problems(config: Mapping[str, Any]) -> list[str]:
+    """An occlusion window larger than the images it slides over, or a stride that skips
+    pixels (some would never be occluded and get no attribution)."""
+    settings = config["attribution"]
+    window, stride = settings["occlusion_window"], settings["occlusion_stride"]
+    problems = []
+    side = min((min(DATASETS[d].input_shape[1:]) for d in config["datasets"]), default=None)
+    if side is not None and window > side:
+        problems.append(f"config key 'attribution.occlusion_window': {window} pixels is larger "
+                        f"than the {side}-pixel images; choose at most {side}")
+    if stride > window:
+        problems.append(f"config key 'attribution.occlusion_stride': {stride} pixels is larger "
+                        f"than the window ({window}), so pixels between two windows would never "
+                        f"be occluded; choose at most {window}")
+    return problems
+
+
 # Unicode ranges that the PDF's font covers in full (DejaVu Sans: the stylesheet's first choice
 # and, on the machines this runs on, the only family installed); any other character would print
 # as an empty box. A test checks these ranges against the installed font.
@@ -306,6 +323,7 @@ def validate_config(
         problems += _validation_problems(filled)
     if not problems:
         problems += _fraction_problems(filled)
+        problems += _attribution_problems(filled)
     if not problems and model_shapes is not None and dataset_shapes is not None:
         for key, dataset, archs in _pairs(filled):
             have = tuple(dataset_shapes[dataset])

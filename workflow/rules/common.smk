@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 # Facts only: none of these imports torch, so deciding the DAG stays fast.
 from cnnlab.artifacts import (  # noqa: E402
-    CALIBRATION, COST, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
+    ATTRIBUTION, CALIBRATION, COST, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
     PERMUTATION, RECEPTIVE_FIELD, REPORT_FILES, SPARSITY, TRAIN, TRAINING_DYNAMICS, TRANSLATION,
     checkpoint_dir, compare_file, compare_outputs, data_file, kept_runs_dir, report_file, run_file,
     run_outputs, seed_files,
@@ -323,6 +323,7 @@ def job_benchmarks(wildcards):
                       benchmark_of(rules.evaluate_seed, dataset=dataset, arch=arch, seed=seed)]
     # The inspection rules whose outputs `all` asks for, by the file that shows each applies.
     inspections = [(CALIBRATION.json, rules.calibrate),
+                   (ATTRIBUTION.checks, rules.explain_decisions),
                    (FEATURE_MAPS.maps, rules.extract_feature_maps),
                    (SPARSITY.csv, rules.measure_sparsity),
                    (RECEPTIVE_FIELD.csv, rules.receptive_fields)]

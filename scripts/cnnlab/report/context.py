@@ -15,7 +15,14 @@ from cnnlab import manifest
 from cnnlab.analysis import certainty
 from cnnlab.io import atomic_copy, read_csv, read_json, typed_rows
 from cnnlab.models import model_spec
-from cnnlab.report.findings import calibration_findings, findings, head_to_head, seed_paths
+from cnnlab.report.findings import (
+    METHOD_LABELS,
+    attribution_findings,
+    calibration_findings,
+    findings,
+    head_to_head,
+    seed_paths,
+)
 
 # What the templates call each figure and table, and the artifact it is read from.
 RUN_FIGURES = {"confusion": names.EVALUATE.confusion, "curves": names.EVALUATE.curves,
@@ -24,7 +31,10 @@ RUN_FIGURES = {"confusion": names.EVALUATE.confusion, "curves": names.EVALUATE.c
                "shape_flow": names.PARAMS.flow}
 CONV_FIGURES = {"filters": names.FILTERS.filters, "filters_signed": names.FILTERS.signed,
                 "filter_similarity": names.FILTERS.similarity_plot,
-                "conv_kernels": names.FILTERS.deeper, "receptive_field": names.RECEPTIVE_FIELD.png}
+                "conv_kernels": names.FILTERS.deeper, "receptive_field": names.RECEPTIVE_FIELD.png,
+                "attribution": names.ATTRIBUTION.mosaic,
+                "attribution_checks": names.ATTRIBUTION.checks_plot,
+                "randomisation": names.ATTRIBUTION.randomisation}
 COMPARE_TABLES = {"cost": names.COST.csv, "dense_equivalent": names.DENSE_EQUIVALENT.csv,
                   "first_layer_224": names.DENSE_EQUIVALENT.thought,
                   "translation": names.TRANSLATION.csv, "permutation": names.PERMUTATION.csv,
@@ -157,12 +167,14 @@ def collect_context(
             "history": typed_rows(read_csv(base / names.TRAIN.history)),
             "fig": {key: figures(f"{dataset}/{arch}/{name}") for key, name in RUN_FIGURES.items()},
             "sparsity": None, "receptive_field": None, "similarity": None, "feature_maps": [],
+            "attribution": None,
         }
         if (base / names.SPARSITY.csv).is_file():
             model["sparsity"] = typed_rows(read_csv(base / names.SPARSITY.csv))
             model["fig"]["sparsity"] = figures(f"{dataset}/{arch}/{names.SPARSITY.png}")
         if spec.is_convolutional:
             model["receptive_field"] = typed_rows(read_csv(base / names.RECEPTIVE_FIELD.csv))
+            model["attribution"] = read_json(base / names.ATTRIBUTION.checks)
             similarity = typed_rows(read_csv(base / names.FILTERS.similarity))
             model["similarity"] = {
                 state: {
@@ -192,6 +204,7 @@ def collect_context(
         rows = [r for r in summary if r["dataset"] == dataset]
         entry["best"] = max(rows, key=lambda r: r["test_accuracy"])["arch"] if rows else None
         entry["calibration_findings"] = calibration_findings(entry["models"])
+        entry["attribution_findings"] = attribution_findings(entry["models"])
     compare = {}
     for dataset in compare_datasets:
         folder = results / dataset / "compare"
@@ -221,6 +234,7 @@ def collect_context(
         "config_yaml": yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None),
         "git_commit": git_commit(project),
         "benchmarks": benchmarks,
+        "attribution_methods": METHOD_LABELS,
         "certainty": {"resamples": certainty.RESAMPLES, "significance": certainty.SIGNIFICANCE,
                       "confidence": certainty.CONFIDENCE},
         "total_seconds": sum(b["seconds"] for b in benchmarks),

@@ -216,3 +216,68 @@ def calibration_findings(models: Sequence[Mapping[str, Any]]) -> list[str]:
     sentences.append("Each model is measured once (its first seed) with no interval: small "
                      "differences in ECE may not survive another seed.")
     return sentences
+
+
+# The pass figures the attribution checks are read against.
+GRAD_CAM_DELETION_PASS = 0.9
+METHOD_LABELS = {"saliency": "saliency", "integrated_gradients": "integrated gradients",
+                 "grad_cam": "Grad-CAM", "occlusion": "occlusion"}
+
+
+def _span(values: Sequence[float], digits: int = 2) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.{digits}f}" if round(low, digits) == round(high, digits) \
+        else f"{low:.{digits}f} to {high:.{digits}f}"
+
+
+def attribution_findings(models: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What this run shows on the attribution maps' sanity checks, over the convolutional
+    models: which methods survive the randomisation check, how Grad-CAM reads against the
+    pass figures (rank correlation below the flag after full randomisation, deletion area
+    below a random order's for at least 90% of images), and which method deletes best."""
+    rows = [(m["arch"], m["attribution"]) for m in models if m.get("attribution")]
+    if not rows:
+        return []
+    sentences = []
+    threshold = rows[0][1]["randomisation"]["failing_correlation"]
+    verdicts: dict[str, list[str]] = {}
+    for method, label in METHOD_LABELS.items():
+        finals = [checks["randomisation"]["methods"][method]["final"] for _, checks in rows]
+        failing = [arch for arch, checks in rows if method in checks["randomisation"]["failing"]]
+        verdict = ("pass on every model" if not failing else
+                   "are flagged as failing on every model" if len(failing) == len(rows) else
+                   f"are flagged as failing on {', '.join(failing)}")
+        verdicts.setdefault(verdict, []).append(f"{label} ({_span(finals)})")
+    sentences.append(
+        "Once every learned layer is randomised, the maps keep this mean rank correlation with "
+        "the trained model's: " + "; ".join(f"{' and '.join(methods)} {verdict}"
+                                            for verdict, methods in verdicts.items())
+        + f" (flagged at {threshold} or above: such maps show the image more than the weights).")
+    shares = {arch: checks["perturbation"]["orders"]["grad_cam"]["deletion_beats_random"]
+              for arch, checks in rows}
+    passing = [arch for arch, share in shares.items() if share >= GRAD_CAM_DELETION_PASS]
+    sentences.append(
+        "Grad-CAM's deletion area is below a random order's for "
+        + ", ".join(f"{100 * share:.1f}% of the images on {arch}" for arch, share in shares.items())
+        + f": {len(passing)} of {len(rows)} models reach {100 * GRAD_CAM_DELETION_PASS:.0f}%. "
+        "Its maps are the last convolution's resolution upsampled, so they rank whole regions, "
+        "not single strokes.")
+    best = {arch: min(METHOD_LABELS, key=lambda m: checks["perturbation"]["orders"][m]["deletion_area"])
+            for arch, checks in rows}
+    if len(set(best.values())) == 1:
+        method = next(iter(best.values()))
+        areas = [checks["perturbation"]["orders"][method]["deletion_area"] for _, checks in rows]
+        randoms = [checks["perturbation"]["orders"]["random"]["deletion_area"] for _, checks in rows]
+        sentences.append(
+            f"{METHOD_LABELS[method].capitalize()} finds the pixels the decision rests on best "
+            f"on every model: the lowest deletion area ({_span(areas, 3)}, against "
+            f"{_span(randoms, 3)} for a random order).")
+    else:
+        sentences.append("The lowest deletion area belongs to " + ", ".join(
+            f"{METHOD_LABELS[m]} on {arch}" for arch, m in best.items()) + ".")
+    first = rows[0][1]
+    sentences.append(
+        f"The checks use a sample of {first['perturbation']['images']} test images drawn with "
+        f"seed {first['sample_seed']} (the randomisation its first "
+        f"{first['randomisation']['images']}), and each model's first training seed.")
+    return sentences
