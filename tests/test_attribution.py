@@ -85,13 +85,17 @@ GRAD_CAM_LAYERS = {"digitcnn": ("features.4", nn.ReLU, (32, 14, 14)),
                    # The last block's sum of both paths after its ReLU, not the shortcut's
                    # projection that comes last in module order.
                    "resnet_small": ("features.5.relu2", nn.ReLU, (64, 7, 7)),
-                   "simplecnn_bn": ("features.6", nn.ReLU, (64, 14, 14))}
+                   "simplecnn_bn": ("features.6", nn.ReLU, (64, 14, 14)),
+                   "cifar_simplecnn": ("features.10", nn.ReLU, (128, 8, 8)),
+                   # An in-place ReLU hands on its BatchNorm's tensor: read after the ReLU.
+                   "cifar_vgg": ("features.19", nn.ReLU, (256, 8, 8))}
 
 
 @pytest.mark.parametrize("arch", sorted(GRAD_CAM_LAYERS))
 def test_grad_cam_reads_the_last_convolutions_output_before_pooling(arch: str) -> None:
     model = create_model(arch, num_classes=10).eval()
-    layer = attribution.grad_cam_layer(model, torch.zeros(2, 1, 28, 28))
+    shape = (2, 3, 32, 32) if arch.startswith("cifar") else (2, 1, 28, 28)
+    layer = attribution.grad_cam_layer(model, torch.zeros(shape))
     name, kind, shape = GRAD_CAM_LAYERS[arch]
     assert (layer.name, type(layer.module), layer.shape) == (name, kind, shape)
     assert model.get_submodule(layer.name) is layer.module

@@ -20,20 +20,29 @@ def test_rank_correlation_is_scipys_spearman_of_the_absolute_maps() -> None:
     b = torch.randn(4, 6, 6, generator=generator)
     b[1] = -a[1] * 3  # the same ranking of |value|
     b[2] = torch.round(b[2])  # ties
-    rho, defined = checks.rank_correlation(a, b)
+    rho = checks.rank_correlation(a, b)
     for i in range(4):
         expected = stats.spearmanr(a[i].abs().flatten(), b[i].abs().flatten()).statistic
         assert rho[i] == pytest.approx(expected, abs=1e-12)
-    assert rho[1] == pytest.approx(1.0) and defined.all()
+    assert rho[1] == pytest.approx(1.0)
+    # Over chosen pixels only: scipy's Spearman of those pixels.
+    where = torch.rand(4, 6, 6, generator=generator) > 0.5
+    rho = checks.rank_correlation(a, b, where)
+    for i in range(4):
+        expected = stats.spearmanr(a[i][where[i]].abs(), b[i][where[i]].abs()).statistic
+        assert rho[i] == pytest.approx(expected, abs=1e-12)
 
 
-def test_a_constant_map_has_no_rank_correlation_and_counts_as_zero() -> None:
-    a = torch.randn(2, 5, 5, generator=torch.Generator().manual_seed(1))
+def test_a_constant_map_has_no_rank_correlation_and_is_left_out_of_the_mean() -> None:
+    a = torch.randn(3, 5, 5, generator=torch.Generator().manual_seed(1))
     b = a.clone()
     b[0] = 0.0
-    rho, defined = checks.rank_correlation(a, b)
-    assert defined.tolist() == [False, True]
-    assert rho[0] == 0.0 and rho[1] == pytest.approx(1.0)
+    b[2] = a[2].flip(0)
+    rho = checks.rank_correlation(a, b)
+    assert np.isnan(rho[0]) and rho[1] == pytest.approx(1.0)
+    # A map that goes blank cannot lower the mean: it is not counted as "changed".
+    assert checks._mean_defined(rho) == pytest.approx((1.0 + rho[2]) / 2)
+    assert np.isnan(checks._mean_defined(np.array([np.nan])))
 
 
 def test_attribution_order_puts_the_largest_first_and_breaks_ties_at_random() -> None:
@@ -67,11 +76,13 @@ def test_deletion_and_insertion_follow_the_order_pixel_by_pixel() -> None:
     model = PixelSum(weights, 0.5)
     images = torch.ones(1, 1, 2, 2, dtype=torch.float64)
     baseline = torch.zeros_like(images)
-    order = np.array([[3, 2, 1, 0]])  # the pixels weighing 4, 3, 2 and 1
+    # Pixel 2 (weight 3) first, then 0 (1), 3 (4) and 1 (2): an order that is not its own
+    # inverse, so reading it as ranks would give other sums.
+    order = np.array([[2, 0, 3, 1]])
     fractions, deletion, insertion = checks.perturbation_curves(
         model, images, torch.tensor([1]), order, baseline, points=5)
     assert fractions.tolist() == [0, 0.25, 0.5, 0.75, 1]
-    kept = [10, 6, 3, 1, 0]  # the weighted sum left after deleting 0..4 pixels
+    kept = [10, 7, 6, 2, 0]  # the weighted sum left after deleting 0..4 pixels
     assert deletion[0] == pytest.approx([sigmoid(0.5 * k) for k in kept], abs=1e-12)
     assert insertion[0] == pytest.approx([sigmoid(0.5 * (10 - k)) for k in kept], abs=1e-12)
     expected_area = sum((sigmoid(0.5 * a) + sigmoid(0.5 * b)) / 2 * 0.25
@@ -86,24 +97,38 @@ def tiny_cnn() -> nn.Module:
 
 
 def test_cascading_randomisation_matches_saliency_worked_out_by_hand() -> None:
-    """Saliency of this model is |conv weight x linear row|: the image does not matter, so
-    its rank correlation after randomising the linear layer is Spearman's of |W| and |W'|."""
+    """Saliency of this model is |conv weight x linear row|: the image does not matter, so its
+    rank correlation after each step is Spearman's of the trained and the randomised products,
+    the layers reset one after another (cumulatively) from one seeded stream."""
     model = tiny_cnn()
     before = copy.deepcopy(model.state_dict())
     images = torch.randn(3, 1, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     targets = torch.tensor([0, 1, 2])
+    torch.manual_seed(123)
     result = checks.cascading_randomisation(model, images, targets,
                                             attribution.AttributionSettings(steps=4), "0", seed=7)
+    after_cascade = torch.rand(1)
     assert result.layers == ["2", "0"]  # the top first
-    torch.manual_seed(7)
+
+    def saliency(net: nn.Module) -> torch.Tensor:
+        return (net[0].weight.detach().reshape(()) * net[2].weight.detach()).abs()
+
     fresh = copy.deepcopy(model)
-    fresh[2].reset_parameters()
-    expected = np.mean([stats.spearmanr(model[2].weight[t].detach().abs(), fresh[2].weight[t].detach().abs()).statistic
-                        for t in range(3)])
-    assert result.correlation["saliency"][0] == pytest.approx(expected, abs=1e-12)
+    torch.manual_seed(7)
+    expected = []
+    for name in result.layers:
+        fresh.get_submodule(name).reset_parameters()
+        expected.append(np.mean([stats.spearmanr(saliency(model)[t], saliency(fresh)[t]).statistic
+                                 for t in range(3)]))
+    assert result.correlation["saliency"] == pytest.approx(expected, abs=1e-12)
+    # Randomising the one-weight convolution only rescales the map (a new |weight|): the
+    # ranking is kept, so the last step equals the first.
+    assert expected[1] == pytest.approx(expected[0], abs=1e-12)
     assert len(result.example["grad_cam"]) == 3  # trained, then each step
-    # The trained model is left as it was: the cascade works on a copy.
+    # The trained model and the caller's random stream are left as they were.
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    torch.manual_seed(123)
+    assert torch.equal(after_cascade, torch.rand(1))
 
 
 def test_deletion_insertion_compares_every_method_with_a_random_order() -> None:

@@ -10,13 +10,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from cnnlab.config import (
-    TITLE_MARKS,
-    TITLE_SCRIPTS,
-    ConfigError,
-    load_schema,
-    validate_config,
-)
+from cnnlab.config import ConfigError, load_schema, validate_config
+from cnnlab.config_checks import TITLE_MARKS, TITLE_SCRIPTS
 from cnnlab.config_files import load_config_file
 from cnnlab.datasets import DATASETS, split_dataset_name, subset_dataset_name
 from cnnlab.models import list_models, model_spec
@@ -188,6 +183,7 @@ BAD_CONFIGS = [
     # Attribution: an occlusion window that cannot fit, a stride that skips pixels.
     ({"attribution": {"occlusion_window": 30}}, ["config key 'attribution.occlusion_window': 30 pixels is larger than the 28-pixel images; choose at most 28"]),
     ({"attribution": {"occlusion_window": 3, "occlusion_stride": 4}}, ["config key 'attribution.occlusion_stride': 4 pixels is larger than the window (3)", "choose at most 3"]),
+    ({"attribution": {"occlusion_window": 6, "occlusion_stride": 4}}, ["config key 'attribution.occlusion_stride': a 6-pixel window moved 4 pixels at a time never reaches the last 2 pixel(s) of the 28-pixel images; choose a stride of 1, 2 (or another window)"]),
     ({"attribution": {"baseline": "white"}}, ["config key 'attribution.baseline'", "black, mean"]),
     ({"attribution": {"images": 5}}, ["config key 'attribution.images'", "minimum of 10"]),
     ({"attribution": {"grad_cam_layer": "features.3"}}, ["'attribution.grad_cam_layer' is not a known setting"]),

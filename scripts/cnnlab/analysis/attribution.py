@@ -59,8 +59,8 @@ def grad_cam_layer(model: nn.Module, example: torch.Tensor) -> GradCamLayer:
 
     Found by running ``example`` (one input batch) through the model, so the convolution that
     runs last (in a residual block, possibly the shortcut's projection) decides the resolution.
-    Where a container passes a child's output on unchanged (a Sequential, a residual block's
-    final ReLU), the innermost module that computed the map is named.
+    Where containers pass a child's output on unchanged (a Sequential, a residual block), the
+    layer that computed the map last is named.
     """
     finished: list[tuple[str, nn.Module, Any]] = []
 
@@ -83,7 +83,10 @@ def grad_cam_layer(model: nn.Module, example: torch.Tensor) -> GradCamLayer:
                  if isinstance(entry[2], torch.Tensor) and entry[2].dim() == 4
                  and entry[2].shape[-2:] == size]
     last = same_size[-1][2]
-    name, module, output = next(entry for entry in same_size if entry[2] is last)
+    # The last module without children to hand on that very tensor: an in-place ReLU returns
+    # its input object, and the map must be read after it, not at the BatchNorm before it.
+    name, module, output = next(entry for entry in reversed(same_size)
+                                if entry[2] is last and not any(entry[1].children()))
     return GradCamLayer(name, module, tuple(output.shape[1:]))
 
 

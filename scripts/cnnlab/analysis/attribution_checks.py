@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import stats
+from scipy import integrate, stats
 from torch import nn
 
 from cnnlab.analysis import attribution
@@ -41,35 +42,50 @@ def learned_layers(model: nn.Module) -> list[str]:
             if isinstance(module, (nn.Conv2d, nn.Linear))]
 
 
-def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Spearman's correlation of |a[i]| and |b[i]| for each image i, and whether it is defined.
+def rank_correlation(a: torch.Tensor, b: torch.Tensor,
+                     where: torch.Tensor | None = None) -> np.ndarray:
+    """Spearman's correlation of |a[i]| and |b[i]| for each image i, over every pixel or over
+    the pixels where ``where[i]`` is true; nan where either map is constant there (all zero,
+    as Grad-CAM's ReLU can leave it): a constant map has no ranking to compare."""
+    x_all = a.abs().flatten(1).double().cpu().numpy()
+    y_all = b.abs().flatten(1).double().cpu().numpy()
+    keep = (np.ones_like(x_all, dtype=bool) if where is None
+            else where.flatten(1).cpu().numpy().astype(bool))
+    rho = np.full(len(x_all), np.nan)
+    for i, (x, y, k) in enumerate(zip(x_all, y_all, keep, strict=True)):
+        x, y = stats.rankdata(x[k]), stats.rankdata(y[k])
+        x, y = x - x.mean(), y - y.mean()
+        norm = np.sqrt((x * x).sum() * (y * y).sum())
+        if norm > 0:
+            rho[i] = (x * y).sum() / norm
+    return rho
 
-    A constant map (all zero, as Grad-CAM's ReLU can leave it) has no ranking: its correlation
-    is undefined and counted as 0, as it keeps nothing of the other map's order.
-    """
-    x = stats.rankdata(a.abs().flatten(1).double().cpu().numpy(), axis=1)
-    y = stats.rankdata(b.abs().flatten(1).double().cpu().numpy(), axis=1)
-    x -= x.mean(1, keepdims=True)
-    y -= y.mean(1, keepdims=True)
-    norm = np.sqrt((x * x).sum(1) * (y * y).sum(1))
-    defined = norm > 0
-    rho = np.divide((x * y).sum(1), norm, out=np.zeros(len(x)), where=defined)
-    return rho, defined
+
+def _mean_defined(values: np.ndarray) -> float:
+    """The mean of the defined (non-nan) values; nan when there are none."""
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if len(defined) else math.nan
 
 
 @dataclass(frozen=True)
 class Randomisation:
-    """Mean rank correlation with the trained maps after each cascade step, per method."""
+    """Mean rank correlation with the trained maps after each cascade step, per method: over
+    every pixel, and over the image's own pixels (those that differ from the baseline; there,
+    a method that is zero wherever the image equals the baseline cannot agree by construction).
+    Means are over the images whose correlation is defined; ``undefined`` counts the others."""
 
     layers: list[str]  # randomised in this order (top first); step k has the first k random
     correlation: dict[str, list[float]]
-    undefined: dict[str, list[int]]  # images per step whose correlation was undefined
+    on_image: dict[str, list[float]]
+    undefined: dict[str, list[int]]  # images per step whose correlation (all pixels) is undefined
     example: dict[str, list[np.ndarray]]  # the first image's map: trained, then per step
 
     def final(self, method: str) -> float:
+        """The mean correlation once every learned layer is random."""
         return self.correlation[method][-1]
 
     def failing(self) -> list[str]:
+        """Methods whose maps keep at least :data:`FAILING_CORRELATION` of their ranking."""
         return [m for m in self.correlation if self.final(m) >= FAILING_CORRELATION]
 
 
@@ -82,21 +98,28 @@ def cascading_randomisation(model: nn.Module, images: torch.Tensor, targets: tor
     trained = attribute_all(model, images, targets, settings, model.get_submodule(layer_name))
     randomised = copy.deepcopy(model).eval()
     layers = learned_layers(model)[::-1]
+    # The image's own pixels: off the baseline by more than rounding (a grey level is ~0.01).
+    drawn = ((images - baseline_like(images, settings)).abs() > 1e-4).any(1)
     correlation: dict[str, list[float]] = {m: [] for m in METHODS}
+    on_image: dict[str, list[float]] = {m: [] for m in METHODS}
     undefined: dict[str, list[int]] = {m: [] for m in METHODS}
     example = {m: [trained[m][0].cpu().numpy()] for m in METHODS}
-    torch.manual_seed(seed)
-    for name in layers:
-        with torch.no_grad():
-            randomised.get_submodule(name).reset_parameters()
-        maps = attribute_all(randomised, images, targets, settings,
-                             randomised.get_submodule(layer_name))
-        for method in METHODS:
-            rho, defined = rank_correlation(trained[method], maps[method])
-            correlation[method].append(float(rho.mean()))
-            undefined[method].append(int((~defined).sum()))
-            example[method].append(maps[method][0].cpu().numpy())
-    return Randomisation(layers, correlation, undefined, example)
+    # The caller's random state is left as it was: the draws here are the cascade's own.
+    with torch.random.fork_rng(devices=[images.device] if images.is_cuda else []):
+        torch.manual_seed(seed)
+        for name in layers:
+            with torch.no_grad():
+                randomised.get_submodule(name).reset_parameters()
+            maps = attribute_all(randomised, images, targets, settings,
+                                 randomised.get_submodule(layer_name))
+            for method in METHODS:
+                rho = rank_correlation(trained[method], maps[method])
+                correlation[method].append(_mean_defined(rho))
+                on_image[method].append(_mean_defined(
+                    rank_correlation(trained[method], maps[method], drawn)))
+                undefined[method].append(int(np.isnan(rho).sum()))
+                example[method].append(maps[method][0].cpu().numpy())
+    return Randomisation(layers, correlation, on_image, undefined, example)
 
 
 def attribution_order(maps: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
@@ -109,6 +132,7 @@ def attribution_order(maps: torch.Tensor, rng: np.random.Generator) -> np.ndarra
 
 
 def random_order(count: int, pixels: int, rng: np.random.Generator) -> np.ndarray:
+    """A random order of the ``pixels`` of each of ``count`` images (N, pixels)."""
     return np.stack([rng.permutation(pixels) for _ in range(count)])
 
 
@@ -149,7 +173,7 @@ def perturbation_curves(model: nn.Module, images: torch.Tensor, targets: torch.T
 
 def area(fractions: np.ndarray, curves: np.ndarray) -> np.ndarray:
     """Area under each curve (trapezoids over the fractions of pixels changed)."""
-    return np.trapezoid(curves, fractions, axis=-1)
+    return integrate.trapezoid(curves, fractions, axis=-1)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def overlay(ax, image: np.ndarray, attribution: np.ndarray, method: str) -> None
 
 
 def _colour_bar(fig: Figure, cax, method: str) -> None:  # noqa: ANN001
+    """The colour scale of ``method``'s rows: 0 to 1, or -1 to 1 for a signed method."""
     signed = method in SIGNED_METHODS
     mappable = ScalarMappable(Normalize(-1 if signed else 0, 1),
                               colormaps[SIGNED_CMAP if signed else POSITIVE_CMAP])
@@ -60,12 +61,14 @@ def _colour_bar(fig: Figure, cax, method: str) -> None:  # noqa: ANN001
 
 
 def _figure(width: float, height: float) -> Figure:
+    """A figure with its own Agg canvas, for layouts that need a GridSpec."""
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     return fig
 
 
 def _bare(ax) -> None:  # noqa: ANN001
+    """No ticks: an image panel, whose axis label may still name its row."""
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -186,7 +189,9 @@ def plot_attribution_checks(layers: Sequence[str], correlation: Mapping[str, Seq
     top.axhline(0, color="grey", linewidth=0.6)
     top.set_xticks(steps, ["none (trained)", *("+ " + literal(name) for name in layers)],
                    rotation=30, ha="right", fontsize=7)
-    top.set_ylim(min(-0.2, min(min(v) for v in correlation.values()) - 0.05), 1.05)
+    lowest = np.nanmin([np.nanmin(v) if not np.all(np.isnan(v)) else 0.0
+                        for v in correlation.values()])
+    top.set_ylim(min(-0.2, lowest - 0.05), 1.05)
     top.set_ylabel("Spearman's rank correlation of |map|\nwith the trained model's")
     top.set_xlabel(literal(notes[0]), fontsize=8)
     top.set_title("Cascading randomisation, from the output layer down", fontsize=9)

@@ -235,6 +235,7 @@ def collect_context(
         "git_commit": git_commit(project),
         "benchmarks": benchmarks,
         "attribution_methods": METHOD_LABELS,
+        "attribution_shown": any(m["attribution"] for d in datasets.values() for m in d["models"]),
         "certainty": {"resamples": certainty.RESAMPLES, "significance": certainty.SIGNIFICANCE,
                       "confidence": certainty.CONFIDENCE},
         "total_seconds": sum(b["seconds"] for b in benchmarks),

@@ -225,6 +225,7 @@ METHOD_LABELS = {"saliency": "saliency", "integrated_gradients": "integrated gra
 
 
 def _span(values: Sequence[float], digits: int = 2) -> str:
+    """``0.07 to 0.19``: the range of ``values`` (one number when they round alike)."""
     low, high = min(values), max(values)
     return f"{low:.{digits}f}" if round(low, digits) == round(high, digits) \
         else f"{low:.{digits}f} to {high:.{digits}f}"
@@ -252,16 +253,22 @@ def attribution_findings(models: Sequence[Mapping[str, Any]]) -> list[str]:
         "Once every learned layer is randomised, the maps keep this mean rank correlation with "
         "the trained model's: " + "; ".join(f"{' and '.join(methods)} {verdict}"
                                             for verdict, methods in verdicts.items())
-        + f" (flagged at {threshold} or above: such maps show the image more than the weights).")
+        + f" (flagged at {threshold} or above: such maps take their structure from the image "
+        "more than from the learned weights).")
+    for method in ("integrated_gradients", "occlusion"):
+        on_image = [checks["randomisation"]["methods"][method]["final_on_image"] for _, checks in rows]
+        if all(v == v for v in on_image):  # defined everywhere (not nan)
+            sentences.append(
+                f"{METHOD_LABELS[method].capitalize()} is zero wherever the image equals the "
+                f"baseline, whatever the weights; over the image's other pixels alone its "
+                f"correlation is {_span(on_image)}.")
     shares = {arch: checks["perturbation"]["orders"]["grad_cam"]["deletion_beats_random"]
               for arch, checks in rows}
     passing = [arch for arch, share in shares.items() if share >= GRAD_CAM_DELETION_PASS]
     sentences.append(
         "Grad-CAM's deletion area is below a random order's for "
         + ", ".join(f"{100 * share:.1f}% of the images on {arch}" for arch, share in shares.items())
-        + f": {len(passing)} of {len(rows)} models reach {100 * GRAD_CAM_DELETION_PASS:.0f}%. "
-        "Its maps are the last convolution's resolution upsampled, so they rank whole regions, "
-        "not single strokes.")
+        + f": {len(passing)} of {len(rows)} models reach {100 * GRAD_CAM_DELETION_PASS:.0f}%.")
     best = {arch: min(METHOD_LABELS, key=lambda m: checks["perturbation"]["orders"][m]["deletion_area"])
             for arch, checks in rows}
     if len(set(best.values())) == 1:
@@ -269,9 +276,11 @@ def attribution_findings(models: Sequence[Mapping[str, Any]]) -> list[str]:
         areas = [checks["perturbation"]["orders"][method]["deletion_area"] for _, checks in rows]
         randoms = [checks["perturbation"]["orders"]["random"]["deletion_area"] for _, checks in rows]
         sentences.append(
-            f"{METHOD_LABELS[method].capitalize()} finds the pixels the decision rests on best "
-            f"on every model: the lowest deletion area ({_span(areas, 3)}, against "
-            f"{_span(randoms, 3)} for a random order).")
+            f"{METHOD_LABELS[method].capitalize()} has the lowest deletion area on every model "
+            f"({_span(areas, 3)}, against {_span(randoms, 3)} for a random order): deleting "
+            f"pixels in its order lowers the predicted class's probability fastest. Deleting a "
+            f"pixel that already equals the baseline changes nothing, so the curves reward a "
+            f"method that ranks the image's own pixels first.")
     else:
         sentences.append("The lowest deletion area belongs to " + ", ".join(
             f"{METHOD_LABELS[m]} on {arch}" for arch, m in best.items()) + ".")

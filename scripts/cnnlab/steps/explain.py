@@ -101,19 +101,19 @@ def explain_decisions(*, dataset: str, arch: str, threads: int, npz_path: Path |
     data = datasets.load_prepared(npz_path, record_path)
     trained = inference.load_run(arch, data, model_path, train_record_path,
                                  device.select_device(device_preference))
-    logits, labels_t = trained.logits(data.test, batch_size)  # as evaluation scored it
-    confidence_t, predicted_t = logits.softmax(1).max(1)
-    labels, predicted = labels_t.cpu().numpy(), predicted_t.cpu().numpy()
-    confidence = confidence_t.cpu().numpy()
-    # float32 maps in the layout the model was trained in (the fast one for its kernels).
+    # Everything here runs in float32 in the layout the model was trained in (the fast one for
+    # its kernels): the classes explained are those of the very model the maps are taken from.
     layout = trained.inference.memory_format
     model = trained.model.float().to(memory_format=layout).eval()
-    x, _ = device.to_device(data.test, data.mean, data.std, trained.device, layout)
+    x, labels_t = device.to_device(data.test, data.mean, data.std, trained.device, layout)
+    confidence_t, predicted_t = inference.predict_logits(model, x, batch_size).float().softmax(1).max(1)
+    labels, predicted = labels_t.cpu().numpy(), predicted_t.cpu().numpy()
+    confidence = confidence_t.cpu().numpy()
     settings = attribution.AttributionSettings(
         steps, occlusion_window, occlusion_stride,
         baseline_values(baseline, data.mean, data.std))
     layer = attribution.grad_cam_layer(model, x[:1])
-    targets = predicted_t.to(trained.device)
+    targets = predicted_t
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -163,6 +163,8 @@ def explain_decisions(*, dataset: str, arch: str, threads: int, npz_path: Path |
             "images": len(checked), "layers": randomised.layers,
             "failing_correlation": checks.FAILING_CORRELATION, "failing": randomised.failing(),
             "methods": {m: {"correlation": randomised.correlation[m], "final": randomised.final(m),
+                            "on_image": randomised.on_image[m],
+                            "final_on_image": randomised.on_image[m][-1],
                             "undefined": randomised.undefined[m]} for m in attribution.METHODS}},
         "perturbation": {
             "images": len(sample), "fractions": perturbed.fractions.tolist(),
