@@ -200,6 +200,8 @@ def test_attribution_findings_read_the_checks_against_their_pass_figures() -> No
     assert "Grad-CAM (0.07 to 0.16) pass on every model" in text
     assert "95.0% of the images on digitcnn, 75.0% of the images on lenet5: 1 of 2 models reach 90%" in text
     assert "integrated gradients on digitcnn, Grad-CAM on lenet5" in text
-    assert "over the image's other pixels alone its correlation is 0.26 to 0.29" in text
+    assert ("over the image's other pixels alone its correlation is 0.26 to 0.29, below the flag "
+            "on every model: its failure comes from those forced zeros") in text
+    assert "its correlation is 0.42 to 0.43, still at or above the flag on digitcnn, lenet5" in text
     assert "500 test images drawn with seed 0 (the randomisation its first 32)" in text
     assert attribution_findings([{"arch": "mlp", "attribution": None}]) == []

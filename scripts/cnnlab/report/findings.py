@@ -258,10 +258,14 @@ def attribution_findings(models: Sequence[Mapping[str, Any]]) -> list[str]:
     for method in ("integrated_gradients", "occlusion"):
         on_image = [checks["randomisation"]["methods"][method]["final_on_image"] for _, checks in rows]
         if all(v == v for v in on_image):  # defined everywhere (not nan)
+            verdict = ("below the flag on every model: its failure comes from those forced zeros"
+                       if max(on_image) < threshold else "still at or above the flag on "
+                       + ", ".join(arch for (arch, _), v in zip(rows, on_image, strict=True)
+                                   if v >= threshold))
             sentences.append(
                 f"{METHOD_LABELS[method].capitalize()} is zero wherever the image equals the "
                 f"baseline, whatever the weights; over the image's other pixels alone its "
-                f"correlation is {_span(on_image)}.")
+                f"correlation is {_span(on_image)}, {verdict}.")
     shares = {arch: checks["perturbation"]["orders"]["grad_cam"]["deletion_beats_random"]
               for arch, checks in rows}
     passing = [arch for arch, share in shares.items() if share >= GRAD_CAM_DELETION_PASS]
