@@ -94,7 +94,7 @@ def test_bins_are_closed_on_the_right() -> None:
 
 
 def test_calibration_findings_compare_kinds_by_their_medians() -> None:
-    from cnnlab.report.findings import calibration_findings
+    from cnnlab.report.model_findings import calibration_findings
 
     def model(arch: str, convolutional: bool, batch_norm: bool, ece: float, after: float,
               temperature: float) -> dict:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from cnnlab.analysis.attribution import METHODS
-from cnnlab.plotting import attribution, comparison, evaluation, inspection
+from cnnlab.plotting import attribution, comparison, evaluation, inspection, units
 from matplotlib import cbook
 from matplotlib.text import Text
 
@@ -123,8 +123,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "deletion_area": {o: 0.3 for o in (*METHODS, "random")},
         "insertion_area": {o: 0.7 for o in (*METHODS, "random")},
         "notes": ("layers randomised", "mean over 10 images"), "title": TITLE},
+    "plot_effective_fields": {
+        "results": [{"layer": layer, "state": state, "field": RNG.random((8, 8)), "box": [1, 6, 1, 6],
+                     "sigma_rows": 1.5, "sigma_cols": 1.7, "mass_share": 0.4}
+                    for layer in ("features.0", "features.3") for state in ("init", "trained")],
+        "title": TITLE},
 }
-BUILDERS = {name: function for module in (evaluation, inspection, comparison, attribution)
+BUILDERS = {name: function for module in (evaluation, inspection, comparison, attribution, units)
             for name, function in inspect.getmembers(module, inspect.isfunction)
             if name.startswith("plot_") and function.__module__ == module.__name__}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import pytest
 import torch
 from cnnlab.models import count_parameters, create_model, list_models, model_spec, register_model
@@ -76,6 +78,11 @@ def test_declared_layer_kinds_match_the_built_network(name: str) -> None:
     modules = list(create_model(name).modules())
     assert spec.is_convolutional == any(isinstance(m, nn.Conv2d) for m in modules)
     assert spec.has_relu == any(isinstance(m, (nn.ReLU, nn.ReLU6)) for m in modules)
+    # A skip connection: the traced graph adds two tensors (a bias add is inside a module).
+    graph = torch.fx.symbolic_trace(create_model(name)).graph
+    adds = [n for n in graph.nodes if n.op == "call_function" and n.target in (operator.add, torch.add)
+            and sum(isinstance(a, torch.fx.Node) for a in n.args) == 2]
+    assert spec.has_skip == bool(adds)
     assert type(create_model(name)).__module__ == f"cnnlab.models.{spec.family}"
 
 

@@ -182,7 +182,7 @@ def attribution_record(arch: str, finals: dict[str, float], grad_cam_share: floa
 
 
 def test_attribution_findings_read_the_checks_against_their_pass_figures() -> None:
-    from cnnlab.report.findings import attribution_findings
+    from cnnlab.report.model_findings import attribution_findings
 
     deletion = {"saliency": 0.2, "integrated_gradients": 0.1, "grad_cam": 0.3, "occlusion": 0.15}
     models = [
@@ -205,3 +205,28 @@ def test_attribution_findings_read_the_checks_against_their_pass_figures() -> No
     assert "its correlation is 0.42 to 0.43, still at or above the flag on digitcnn, lenet5" in text
     assert "500 test images drawn with seed 0 (the randomisation its first 32)" in text
     assert attribution_findings([{"arch": "mlp", "attribution": None}]) == []
+
+
+def erf_rows(field: int, init: float, trained: float, layer: str = "conv2") -> list[dict]:
+    return [{"layer": "conv1", "state": s, "receptive_field": 3, "sigma_rows": 1.0, "sigma_cols": 1.0}
+            for s in ("init", "trained")] + [
+        {"layer": layer, "state": "init", "receptive_field": field, "sigma_rows": init,
+         "sigma_cols": init},
+        {"layer": layer, "state": "trained", "receptive_field": field, "sigma_rows": trained,
+         "sigma_cols": trained + 0.2}]
+
+
+def test_effective_field_findings_compare_training_and_skip_connections() -> None:
+    from cnnlab.report.model_findings import deepest_fields, effective_field_findings
+
+    models = [{"arch": "mlp", "effective_field": None, "residual": False},
+              {"arch": "digitcnn", "effective_field": erf_rows(8, 1.5, 1.9), "residual": False},
+              {"arch": "lenet5", "effective_field": erf_rows(16, 3.0, 2.5), "residual": False},
+              {"arch": "resnet_small", "effective_field": erf_rows(40, 2.0, 2.4), "residual": True}]
+    assert deepest_fields(models[1]["effective_field"])["trained"]["layer"] == "conv2"
+    text = " ".join(effective_field_findings(models))
+    assert "grew on digitcnn, resnet_small and shrank on lenet5" in text
+    assert "digitcnn 1.50 → 2.00 px, lenet5 3.00 → 2.60 px, resnet_small 2.00 → 2.50 px" in text
+    # sigma / field: resnet_small 2.5 / 40 = 0.0625 against 2.0 / 8 = 0.25 and 2.6 / 16 = 0.1625.
+    assert "resnet_small (σ 2.50 px in 40 px, 0.062) is smaller than the plain CNNs' (0.163 to 0.250)" in text
+    assert effective_field_findings(models[:1]) == []

@@ -484,3 +484,26 @@ def test_attribution_of_a_trained_run(runs: Path) -> None:
     assert black == pytest.approx(read_json(runs / "mnist.json")["normalization"]["mean"][0])
     for path in paths.values():
         assert path.stat().st_size > 10_000
+
+
+def test_effective_receptive_fields_of_a_trained_run(runs: Path) -> None:
+    """The effective_receptive_fields step on the fixture's digitcnn: both convolutions at
+    initialisation and trained, over the whole (small) test split, each inside its field."""
+    from cnnlab.steps import units
+
+    run = run_dir(runs, "mnist", "digitcnn")
+    rows = units.effective_receptive_fields(
+        dataset="mnist", arch="digitcnn", threads=1, seed=0, training_seed=0, images=500,
+        npz_path=runs / "mnist.npz", record_path=runs / "mnist.json",
+        model_path=run / artifacts.TRAIN.model, csv_path=run / artifacts.EFFECTIVE_FIELD.csv,
+        png_path=run / artifacts.EFFECTIVE_FIELD.png)
+    written = read_csv(run / artifacts.EFFECTIVE_FIELD.csv)
+    assert [(r["layer"], r["state"]) for r in written] == [
+        ("features.0", "init"), ("features.3", "init"), ("features.0", "trained"),
+        ("features.3", "trained")]
+    assert all(r["images"] == 30 and r["outside_mass"] == 0 for r in rows)
+    # conv3x3 -> pool2 -> conv3x3: fields of 3 and 8 pixels (Araujo et al.'s recurrence).
+    assert [r["receptive_field"] for r in rows[:2]] == [3, 8]
+    first = rows[0]
+    assert first["box_bottom"] - first["box_top"] + 1 == 3
+    assert (run / artifacts.EFFECTIVE_FIELD.png).stat().st_size > 10_000

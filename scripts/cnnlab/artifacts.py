@@ -106,6 +106,7 @@ FILTERS = FilterFiles()
 FEATURE_MAPS = FeatureMapFiles()
 SPARSITY = TablePlot("sparsity.csv", "sparsity.png")
 RECEPTIVE_FIELD = TablePlot("receptive_field.csv", "receptive_field.png")
+EFFECTIVE_FIELD = TablePlot("effective_field.csv", "effective_field.png")
 COST = TablePlot("cost.csv", "cost.png")
 DENSE_EQUIVALENT = DenseEquivalentFiles()
 TRANSLATION = TestedTablePlot("translation.csv", "translation.png", "translation_tests.csv")
@@ -147,12 +148,12 @@ def compare_file(name: str, dataset: str = "{dataset}") -> str:
 def run_outputs(*, convolutional: bool, has_relu: bool) -> list[str]:
     """File names under results/{dataset}/{arch}/ that apply to an architecture: evaluation,
     calibration and parameters for all, sparsity where there are ReLUs, the rest (filters,
-    feature maps, receptive fields, attribution) for convolutional ones."""
+    feature maps, receptive fields, effective ones, attribution) for convolutional ones."""
     names = [*EVALUATE, *CALIBRATION, PARAMS.csv, PARAMS.png, PARAMS.flow]
     if has_relu:
         names += [*SPARSITY]
     if convolutional:
-        names += [*FILTERS, FEATURE_MAPS.maps, *RECEPTIVE_FIELD, *ATTRIBUTION]
+        names += [*FILTERS, FEATURE_MAPS.maps, *RECEPTIVE_FIELD, *EFFECTIVE_FIELD, *ATTRIBUTION]
     return names
 
 

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 # Facts only: none of these imports torch, so deciding the DAG stays fast.
 from cnnlab.artifacts import (  # noqa: E402
-    ATTRIBUTION, CALIBRATION, COST, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
+    ATTRIBUTION, CALIBRATION, COST, EFFECTIVE_FIELD, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
     PERMUTATION, RECEPTIVE_FIELD, REPORT_FILES, SPARSITY, TRAIN, TRAINING_DYNAMICS, TRANSLATION,
     checkpoint_dir, compare_file, compare_outputs, data_file, kept_runs_dir, report_file, run_file,
     run_outputs, seed_files,
@@ -324,6 +324,7 @@ def job_benchmarks(wildcards):
     # The inspection rules whose outputs `all` asks for, by the file that shows each applies.
     inspections = [(CALIBRATION.json, rules.calibrate),
                    (ATTRIBUTION.checks, rules.explain_decisions),
+                   (EFFECTIVE_FIELD.csv, rules.effective_receptive_fields),
                    (FEATURE_MAPS.maps, rules.extract_feature_maps),
                    (SPARSITY.csv, rules.measure_sparsity),
                    (RECEPTIVE_FIELD.csv, rules.receptive_fields)]

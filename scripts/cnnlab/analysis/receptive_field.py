@@ -276,7 +276,8 @@ def _probe_copy(model: nn.Module) -> nn.Module:
     return probe
 
 
-def _truncate(gm: fx.GraphModule, layer: str) -> fx.GraphModule:
+def truncate(gm: fx.GraphModule, layer: str) -> fx.GraphModule:
+    """The part of a traced model up to and including the call of module ``layer``."""
     graph = fx.Graph()
     env: dict[fx.Node, fx.Node] = {}
     for node in gm.graph.nodes:
@@ -326,7 +327,7 @@ def receptive_field_table(model: nn.Module, input_shape: Sequence[int],
     if empirical and rows:
         gm = trace(_probe_copy(model))
         for row in rows:
-            row.receptive_field_empirical = measure_field(_truncate(gm, row.layer), channels, height)
+            row.receptive_field_empirical = measure_field(truncate(gm, row.layer), channels, height)
     return rows
 
 

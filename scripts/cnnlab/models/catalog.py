@@ -26,6 +26,7 @@ class ModelSpec:
     description: str
     is_convolutional: bool = True
     has_relu: bool = True
+    has_skip: bool = False  # residual connections: a block's input added to its output
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
@@ -45,7 +46,8 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
               "LeNet-5 (1998) on 28x28: tanh, average pooling, 6/16 channels, FC 120-84.",
               has_relu=False),
     ModelSpec("resnet_small", "resnet", MNIST_SHAPE, 78_090,
-              "Small ResNet: stem 16, residual blocks 16/32/64 (strides 1/2/2), GAP, FC."),
+              "Small ResNet: stem 16, residual blocks 16/32/64 (strides 1/2/2), GAP, FC.",
+              has_skip=True),
     ModelSpec("cifar_simplecnn", "cifar", CIFAR_SHAPE, 620_810,
               "CIFAR SimpleCNN: [Conv-BN-ReLU-Pool] x3 (32, 64, 128), FC 256, dropout 0.5."),
     ModelSpec("cifar_vgg", "cifar", CIFAR_SHAPE, 3_249_994,

@@ -15,13 +15,13 @@ from cnnlab import manifest
 from cnnlab.analysis import certainty
 from cnnlab.io import atomic_copy, read_csv, read_json, typed_rows
 from cnnlab.models import model_spec
-from cnnlab.report.findings import (
+from cnnlab.report.findings import findings, head_to_head, seed_paths
+from cnnlab.report.model_findings import (
     METHOD_LABELS,
     attribution_findings,
     calibration_findings,
-    findings,
-    head_to_head,
-    seed_paths,
+    deepest_fields,
+    effective_field_findings,
 )
 
 # What the templates call each figure and table, and the artifact it is read from.
@@ -32,6 +32,7 @@ RUN_FIGURES = {"confusion": names.EVALUATE.confusion, "curves": names.EVALUATE.c
 CONV_FIGURES = {"filters": names.FILTERS.filters, "filters_signed": names.FILTERS.signed,
                 "filter_similarity": names.FILTERS.similarity_plot,
                 "conv_kernels": names.FILTERS.deeper, "receptive_field": names.RECEPTIVE_FIELD.png,
+                "effective_field": names.EFFECTIVE_FIELD.png,
                 "attribution": names.ATTRIBUTION.mosaic,
                 "attribution_checks": names.ATTRIBUTION.checks_plot,
                 "randomisation": names.ATTRIBUTION.randomisation}
@@ -167,7 +168,8 @@ def collect_context(
             "history": typed_rows(read_csv(base / names.TRAIN.history)),
             "fig": {key: figures(f"{dataset}/{arch}/{name}") for key, name in RUN_FIGURES.items()},
             "sparsity": None, "receptive_field": None, "similarity": None, "feature_maps": [],
-            "attribution": None,
+            "attribution": None, "effective_field": None, "deepest_field": None,
+            "residual": spec.has_skip,
         }
         if (base / names.SPARSITY.csv).is_file():
             model["sparsity"] = typed_rows(read_csv(base / names.SPARSITY.csv))
@@ -175,6 +177,13 @@ def collect_context(
         if spec.is_convolutional:
             model["receptive_field"] = typed_rows(read_csv(base / names.RECEPTIVE_FIELD.csv))
             model["attribution"] = read_json(base / names.ATTRIBUTION.checks)
+            model["effective_field"] = typed_rows(read_csv(base / names.EFFECTIVE_FIELD.csv))
+            model["deepest_field"] = deepest_fields(model["effective_field"])
+            model["effective_field_pairs"] = [
+                {"layer": r["layer"], "trained": r,
+                 "init": next(i for i in model["effective_field"]
+                              if i["layer"] == r["layer"] and i["state"] == "init")}
+                for r in model["effective_field"] if r["state"] == "trained"]
             similarity = typed_rows(read_csv(base / names.FILTERS.similarity))
             model["similarity"] = {
                 state: {
@@ -205,6 +214,7 @@ def collect_context(
         entry["best"] = max(rows, key=lambda r: r["test_accuracy"])["arch"] if rows else None
         entry["calibration_findings"] = calibration_findings(entry["models"])
         entry["attribution_findings"] = attribution_findings(entry["models"])
+        entry["effective_field_findings"] = effective_field_findings(entry["models"])
     compare = {}
     for dataset in compare_datasets:
         folder = results / dataset / "compare"
@@ -236,6 +246,7 @@ def collect_context(
         "benchmarks": benchmarks,
         "attribution_methods": METHOD_LABELS,
         "attribution_shown": any(m["attribution"] for d in datasets.values() for m in d["models"]),
+        "units_shown": any(m["effective_field"] for d in datasets.values() for m in d["models"]),
         "certainty": {"resamples": certainty.RESAMPLES, "significance": certainty.SIGNIFICANCE,
                       "confidence": certainty.CONFIDENCE},
         "total_seconds": sum(b["seconds"] for b in benchmarks),

@@ -1,0 +1,140 @@
+"""Effective receptive fields (Luo et al. 2016, "Understanding the Effective Receptive Field in
+Deep Convolutional Neural Networks"): the region of the input a unit actually uses.
+
+For the centre unit of a layer's output (its activations summed over channels), the absolute
+gradient with respect to each input pixel, summed over input channels and averaged over images,
+is the unit's effective receptive field (ERF). Its spread is measured twice: by moments (the
+standard deviation of the ERF read as a distribution of mass over pixels: exact, and what the
+tests check against a textbook value) and by a least-squares fit of an axis-aligned 2-D Gaussian.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import optimize
+from torch import nn
+
+from cnnlab.analysis import receptive_field
+from cnnlab.analysis.receptive_field import FieldRow
+
+# The share of the ERF's mass whose pixels are counted against the theoretical field.
+MASS = 0.95
+
+
+@dataclass(frozen=True)
+class Box:
+    """The theoretical field of the centre unit, clipped to the image: rows and columns
+    ``[top, bottom]`` and ``[left, right]`` (inclusive pixel indices)."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    @classmethod
+    def centred(cls, centre: float, size: int, image: int) -> "Box":
+        """The square field of ``size`` pixels around ``centre`` (both axes), clipped."""
+        low = max(0, math.ceil(centre - (size - 1) / 2))
+        high = min(image - 1, math.floor(centre + (size - 1) / 2))
+        return cls(low, high, low, high)
+
+    @property
+    def area(self) -> int:
+        return (self.bottom - self.top + 1) * (self.right - self.left + 1)
+
+    def mask(self, height: int, width: int) -> np.ndarray:
+        inside = np.zeros((height, width), dtype=bool)
+        inside[self.top:self.bottom + 1, self.left:self.right + 1] = True
+        return inside
+
+
+def effective_field(layer_model: nn.Module, images: torch.Tensor,
+                    batch_size: int = 250) -> np.ndarray:
+    """The mean absolute input gradient (H, W) of the centre unit of ``layer_model``'s output
+    (a (N, C, h, w) map, summed over its channels) over ``images``."""
+    total = torch.zeros(images.shape[-2:], dtype=torch.float64)
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].detach().clone().requires_grad_(True)
+        out = layer_model(x)
+        height, width = out.shape[-2:]
+        # Each image's unit depends on that image only: one backward gives every gradient.
+        out[:, :, height // 2, width // 2].sum().backward()
+        total += x.grad.abs().sum(1).sum(0).double().cpu()
+    return (total / len(images)).numpy()
+
+
+def moments(field: np.ndarray) -> tuple[float, float, float, float]:
+    """Centre (row, column) and standard deviation (rows, columns) of the field's mass."""
+    mass = field / field.sum()
+    rows, cols = np.indices(field.shape, dtype=np.float64)
+    row_mean, col_mean = float((mass * rows).sum()), float((mass * cols).sum())
+    row_sd = math.sqrt(float((mass * (rows - row_mean) ** 2).sum()))
+    col_sd = math.sqrt(float((mass * (cols - col_mean) ** 2).sum()))
+    return row_mean, col_mean, row_sd, col_sd
+
+
+def _gaussian(coordinates: tuple[np.ndarray, np.ndarray], amplitude: float, row: float,
+              col: float, row_sd: float, col_sd: float) -> np.ndarray:
+    rows, cols = coordinates
+    return amplitude * np.exp(-((rows - row) ** 2 / (2 * row_sd ** 2)
+                                + (cols - col) ** 2 / (2 * col_sd ** 2)))
+
+
+def gaussian_fit(field: np.ndarray) -> tuple[float, float, float]:
+    """Standard deviations (rows, columns) of the least-squares 2-D Gaussian, started from the
+    moments, and the share of the field's variance the fit explains (R^2)."""
+    rows, cols = np.indices(field.shape, dtype=np.float64)
+    row, col, row_sd, col_sd = moments(field)
+    start = (float(field.max()), row, col, max(row_sd, 0.3), max(col_sd, 0.3))
+    data = (rows.ravel(), cols.ravel())
+    parameters, _ = optimize.curve_fit(_gaussian, data, field.ravel(), p0=start, maxfev=20_000)
+    residual = field.ravel() - _gaussian(data, *parameters)
+    r_squared = 1 - float((residual ** 2).sum()) / float(((field - field.mean()) ** 2).sum())
+    return abs(float(parameters[3])), abs(float(parameters[4])), r_squared
+
+
+def mass_share(field: np.ndarray, box: Box, mass: float = MASS) -> float:
+    """The share of the theoretical field's pixels that hold ``mass`` of the ERF: the fewest
+    pixels, taken largest first, whose gradient adds up to that share of the total."""
+    values = np.sort(field.ravel())[::-1]
+    cumulative = np.cumsum(values)
+    pixels = int(np.searchsorted(cumulative, mass * cumulative[-1]) + 1)
+    return pixels / box.area
+
+
+def outside_mass(field: np.ndarray, box: Box) -> float:
+    """The ERF's mass outside the theoretical field (0 for a correct analysis)."""
+    return float(field[~box.mask(*field.shape)].sum() / field.sum())
+
+
+def centre_box(row: FieldRow, image: int) -> Box:
+    """The theoretical field of the centre unit of a receptive-field table's row."""
+    return Box.centred(row.start + (row.output_size // 2) * row.jump, row.receptive_field, image)
+
+
+def measure(model: nn.Module, images: torch.Tensor, state: str) -> list[dict[str, object]]:
+    """The ERF of the centre unit of every convolution of ``model`` over ``images``, with its
+    spread, its fit, and how it fills the theoretical field; ``state`` labels the rows."""
+    model.eval()
+    graph = receptive_field.trace(model)
+    size = images.shape[-1]
+    results = []
+    for row in receptive_field.analytic_table(model, size, graph):
+        if row.type != "Conv2d":
+            continue
+        field = effective_field(receptive_field.truncate(graph, row.layer), images)
+        box = centre_box(row, size)
+        _, _, row_sd, col_sd = moments(field)
+        fit_rows, fit_cols, r_squared = gaussian_fit(field)
+        results.append({
+            "layer": row.layer, "state": state, "receptive_field": row.receptive_field,
+            "box": [box.top, box.bottom, box.left, box.right], "sigma_rows": row_sd,
+            "sigma_cols": col_sd, "fit_sigma_rows": fit_rows, "fit_sigma_cols": fit_cols,
+            "fit_r_squared": r_squared, "mass_share": mass_share(field, box),
+            "outside_mass": outside_mass(field, box), "field": field,
+        })
+    return results
