@@ -128,6 +128,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
                      "sigma_rows": 1.5, "sigma_cols": 1.7, "mass_share": 0.4}
                     for layer in ("features.0", "features.3") for state in ("init", "trained")],
         "title": TITLE},
+    "plot_top_images": {"images": RNG.integers(0, 255, (2, 3, 1, 8, 8), dtype=np.uint8),
+                        "boxes": [[[1, 4, 2, 5]] * 3] * 2, "values": np.array([[3.0, 2.0, 1.0]] * 2),
+                        "channels": [0, 1], "title": TITLE},
+    "plot_embeddings": {
+        "rows": [{"arch": a, "features": 8, "knn_accuracy": 0.9, "silhouette": 0.2} for a in ARCHS[:2]],
+        "projections": [{"pca": RNG.normal(size=(20, 2)), "tsne": RNG.normal(size=(20, 2)),
+                         "labels": np.arange(20) % 3} for _ in range(2)],
+        "classes": [DOLLARS, "b", "c"], "title": TITLE},
 }
 BUILDERS = {name: function for module in (evaluation, inspection, comparison, attribution, units)
             for name, function in inspect.getmembers(module, inspect.isfunction)

@@ -230,3 +230,17 @@ def test_effective_field_findings_compare_training_and_skip_connections() -> Non
     # sigma / field: resnet_small 2.5 / 40 = 0.0625 against 2.0 / 8 = 0.25 and 2.6 / 16 = 0.1625.
     assert "resnet_small (σ 2.50 px in 40 px, 0.062) is smaller than the plain CNNs' (0.163 to 0.250)" in text
     assert effective_field_findings(models[:1]) == []
+
+
+def test_embedding_findings_compare_cnns_with_the_best_dense_model() -> None:
+    from cnnlab.report.model_findings import embedding_findings
+
+    rows = [{"arch": "logreg", "convolutional": False, "knn_accuracy": 0.95, "silhouette": 0.06},
+            {"arch": "mlp", "convolutional": False, "knn_accuracy": 0.97, "silhouette": 0.20},
+            {"arch": "digitcnn", "convolutional": True, "knn_accuracy": 0.985, "silhouette": 0.31},
+            {"arch": "lenet5", "convolutional": True, "knn_accuracy": 0.98, "silhouette": 0.15}]
+    text = " ".join(embedding_findings(rows))
+    assert ("1 of 2 CNNs separate the classes better than the best fully connected model, mlp "
+            "(k-NN 97.0%, silhouette 0.20), on both measures") in text
+    assert "most clearly clustered representation is digitcnn (k-NN 98.5%, silhouette 0.31)" in text
+    assert embedding_findings([]) == []

@@ -507,3 +507,58 @@ def test_effective_receptive_fields_of_a_trained_run(runs: Path) -> None:
     first = rows[0]
     assert first["box_bottom"] - first["box_top"] + 1 == 3
     assert (run / artifacts.EFFECTIVE_FIELD.png).stat().st_size > 10_000
+
+
+def test_top_activating_images_of_a_trained_run(runs: Path) -> None:
+    """The top_activating_images step on the fixture's digitcnn: nine images per channel of
+    both convolutions, strongest first, one figure per convolution."""
+    from cnnlab.steps import units
+
+    run = run_dir(runs, "mnist", "digitcnn")
+    folder = run / artifacts.TOP_IMAGES.images
+    index = units.top_activating_images(
+        dataset="mnist", arch="digitcnn", threads=1, channels=4, batch_size=7,
+        npz_path=runs / "mnist.npz", record_path=runs / "mnist.json",
+        model_path=run / artifacts.TRAIN.model, folder=folder)
+    assert read_json(folder / artifacts.TOP_IMAGES.index) == json.loads(json.dumps(index))
+    assert [(layer["layer"], layer["channels"], layer["shown"]) for layer in index["layers"]] == [
+        ("features.0", 16, 4), ("features.3", 32, 4)]
+    for layer in index["layers"]:
+        assert all(len(channel) == 9 for channel in layer["top"])
+        for channel in layer["top"]:
+            values = [entry["value"] for entry in channel]
+            assert values == sorted(values, reverse=True)
+            assert len({entry["image"] for entry in channel}) == 9
+        assert (folder / layer["file"]).stat().st_size > 10_000
+
+
+def test_embeddings_of_trained_runs_side_by_side(runs: Path) -> None:
+    """embed_representations on both fixture models, then compare_embeddings: the scores in
+    the table are those of each model's record, the figure drawn."""
+    from cnnlab.steps import units
+
+    records = []
+    for arch in ARCHS:
+        run = run_dir(runs, "mnist", arch)
+        records.append(units.embed_representations(
+            dataset="mnist", arch=arch, threads=1, seed=0, images=500, knn_images=500,
+            neighbours=3, batch_size=7, npz_path=runs / "mnist.npz", record_path=runs / "mnist.json",
+            model_path=run / artifacts.TRAIN.model,
+            embedding_path=run / artifacts.EMBEDDING.embedding,
+            json_path=run / artifacts.EMBEDDING.json))
+    digitcnn, mlp = records
+    assert (digitcnn["features"], mlp["features"]) == (128, 256)
+    assert digitcnn["test_images"] == 30 and digitcnn["perplexity"] == pytest.approx(29 / 3)
+    saved = np.load(run_dir(runs, "mnist", "digitcnn") / artifacts.EMBEDDING.embedding)
+    assert saved["tsne"].shape == (30, 2)
+    labels = np.load(runs / "mnist.npz")["test_labels"]
+    assert np.array_equal(saved["labels"], labels[saved["indices"]])
+    rows = units.compare_embeddings(
+        dataset="mnist", archs=ARCHS,
+        embedding_paths=[run_dir(runs, "mnist", a) / artifacts.EMBEDDING.embedding for a in ARCHS],
+        json_paths=[run_dir(runs, "mnist", a) / artifacts.EMBEDDING.json for a in ARCHS],
+        classes=[str(c) for c in range(10)], csv_path=runs / "mnist" / artifacts.EMBEDDINGS.csv,
+        png_path=runs / "mnist" / artifacts.EMBEDDINGS.png)
+    assert [(r["arch"], r["knn_accuracy"]) for r in rows] == [
+        ("digitcnn", digitcnn["knn_accuracy"]), ("mlp", mlp["knn_accuracy"])]
+    assert (runs / "mnist" / artifacts.EMBEDDINGS.png).stat().st_size > 10_000

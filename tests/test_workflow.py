@@ -36,6 +36,8 @@ def test_default_config_plans_every_train_and_evaluate_job(tmp_path: Path) -> No
                     "evaluate": 7 + 2 + 6, "train_seed": 2 * (2 + 2 + 6),
                     "evaluate_seed": 2 * (2 + 2 + 6), "param_breakdown": 7, "calibrate": 7,
                     "extract_filters": 5, "explain_decisions": 5, "effective_receptive_fields": 5,
+                    "top_activating_images": 5, "embed_representations": 7,
+                    "compare_embeddings": 1,
                     "extract_feature_maps": 5, "receptive_fields": 5, "measure_sparsity": 5,
                     **compare, "all": 1}
 
@@ -51,7 +53,8 @@ def test_full_config_plans_three_datasets(tmp_path: Path) -> None:
         "prepare_data": 3, "derive_dataset": 8, "render_report": 1, "train": 16 + 16, "evaluate": 16 + 16,
         "train_seed": 4 * (16 + 16), "evaluate_seed": 4 * (16 + 16),
         "param_breakdown": 16, "calibrate": 16, "extract_filters": 12, "explain_decisions": 12,
-        "effective_receptive_fields": 12,
+        "effective_receptive_fields": 12, "top_activating_images": 12,
+        "embed_representations": 16, "compare_embeddings": 3,
         "extract_feature_maps": 12,
         "receptive_fields": 12, "measure_sparsity": 12, **compare, "all": 1}
 

@@ -40,6 +40,16 @@ class EvaluateFiles(NamedTuple):
     predictions: str = "predictions.npz"
 
 
+class TopImageFiles(NamedTuple):
+    images: str = "top_images"  # a folder: one figure per convolution and index.json
+    index: str = "index.json"
+
+
+class EmbeddingFiles(NamedTuple):
+    embedding: str = "embedding.npz"  # PCA and t-SNE coordinates, labels, test image indices
+    json: str = "embedding.json"
+
+
 class CalibrationFiles(NamedTuple):
     json: str = "calibration.json"
     png: str = "reliability.png"
@@ -102,6 +112,10 @@ EVALUATE = EvaluateFiles()
 PARAMS = ParamFiles()
 CALIBRATION = CalibrationFiles()
 ATTRIBUTION = AttributionFiles()
+TOP_IMAGES = TopImageFiles()
+EMBEDDING = EmbeddingFiles()
+# Across the models of a dataset: results/{dataset}/{name}.
+EMBEDDINGS = TablePlot("embeddings.csv", "embeddings.png")
 FILTERS = FilterFiles()
 FEATURE_MAPS = FeatureMapFiles()
 SPARSITY = TablePlot("sparsity.csv", "sparsity.png")
@@ -140,6 +154,11 @@ def seed_files(name: str, dataset: str, arch: str, seeds: list[int]) -> list[str
     return [run_file(name, dataset, arch, None if i == 0 else seed) for i, seed in enumerate(seeds)]
 
 
+def dataset_file(name: str, dataset: str = "{dataset}") -> str:
+    """A file about every model of a dataset: results/{dataset}/{name}."""
+    return f"{RESULTS}/{dataset}/{name}"
+
+
 def compare_file(name: str, dataset: str = "{dataset}") -> str:
     """A file of the CNN-vs-MLP comparison: results/{dataset}/compare/{name}."""
     return f"{RESULTS}/{dataset}/compare/{name}"
@@ -147,13 +166,15 @@ def compare_file(name: str, dataset: str = "{dataset}") -> str:
 
 def run_outputs(*, convolutional: bool, has_relu: bool) -> list[str]:
     """File names under results/{dataset}/{arch}/ that apply to an architecture: evaluation,
-    calibration and parameters for all, sparsity where there are ReLUs, the rest (filters,
-    feature maps, receptive fields, effective ones, attribution) for convolutional ones."""
-    names = [*EVALUATE, *CALIBRATION, PARAMS.csv, PARAMS.png, PARAMS.flow]
+    calibration, embedding and parameters for all, sparsity where there are ReLUs, the rest (filters,
+    feature maps, receptive fields, effective ones, top images, attribution) for convolutional
+    ones."""
+    names = [*EVALUATE, *CALIBRATION, *EMBEDDING, PARAMS.csv, PARAMS.png, PARAMS.flow]
     if has_relu:
         names += [*SPARSITY]
     if convolutional:
-        names += [*FILTERS, FEATURE_MAPS.maps, *RECEPTIVE_FIELD, *EFFECTIVE_FIELD, *ATTRIBUTION]
+        names += [*FILTERS, FEATURE_MAPS.maps, *RECEPTIVE_FIELD, *EFFECTIVE_FIELD,
+                  TOP_IMAGES.images, *ATTRIBUTION]
     return names
 
 

@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 # Facts only: none of these imports torch, so deciding the DAG stays fast.
 from cnnlab.artifacts import (  # noqa: E402
-    ATTRIBUTION, CALIBRATION, COST, EFFECTIVE_FIELD, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
+    ATTRIBUTION, CALIBRATION, COST, EFFECTIVE_FIELD, EMBEDDING, EMBEDDINGS, TOP_IMAGES, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
     PERMUTATION, RECEPTIVE_FIELD, REPORT_FILES, SPARSITY, TRAIN, TRAINING_DYNAMICS, TRANSLATION,
-    checkpoint_dir, compare_file, compare_outputs, data_file, kept_runs_dir, report_file, run_file,
+    checkpoint_dir, compare_file, dataset_file, compare_outputs, data_file, kept_runs_dir, report_file, run_file,
     run_outputs, seed_files,
 )
 from cnnlab.config import ConfigError, load_schema, validate_config  # noqa: E402
@@ -158,6 +158,8 @@ def all_targets(wildcards):
         for seed in seeds_of(arch)[1:]
         for name in EVALUATE
     ]
+    for dataset in config["datasets"]:
+        targets += [dataset_file(name, dataset) for name in EMBEDDINGS]
     for dataset in config["compare"]["datasets"]:
         targets += [compare_file(name, dataset) for name in compare_outputs()]
     return targets
@@ -285,6 +287,17 @@ def compare_data_efficiency_inputs(wildcards):
     }
 
 
+def embedding_inputs(wildcards):
+    """Each model's embedding of the dataset, in the config's order of its architectures."""
+    archs = config["datasets"][wildcards.dataset]["architectures"]
+    return {"embeddings": [run_file(EMBEDDING.embedding, wildcards.dataset, a) for a in archs],
+            "records": [run_file(EMBEDDING.json, wildcards.dataset, a) for a in archs]}
+
+
+def embedding_archs(wildcards):
+    return list(config["datasets"][wildcards.dataset]["architectures"])
+
+
 def compare_dynamics_inputs(wildcards):
     return {"histories": runs_of(wildcards.dataset, config["compare"]["architectures"], TRAIN.history)}
 
@@ -325,6 +338,8 @@ def job_benchmarks(wildcards):
     inspections = [(CALIBRATION.json, rules.calibrate),
                    (ATTRIBUTION.checks, rules.explain_decisions),
                    (EFFECTIVE_FIELD.csv, rules.effective_receptive_fields),
+                   (TOP_IMAGES.images, rules.top_activating_images),
+                   (EMBEDDING.json, rules.embed_representations),
                    (FEATURE_MAPS.maps, rules.extract_feature_maps),
                    (SPARSITY.csv, rules.measure_sparsity),
                    (RECEPTIVE_FIELD.csv, rules.receptive_fields)]
@@ -334,6 +349,8 @@ def job_benchmarks(wildcards):
                   for output, rule in inspections if output in made]
     paths += [benchmark_of(rules.compare_translation, dataset=dataset)
               for dataset in compare["datasets"]]
+    paths += [benchmark_of(rules.compare_embeddings, dataset=dataset)
+              for dataset in config["datasets"]]
     return list(dict.fromkeys(paths))
 
 

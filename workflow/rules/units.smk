@@ -26,3 +26,70 @@ rule effective_receptive_fields:
         gpu=gpu_request,
     script:
         "../../scripts/effective_receptive_fields.py"
+
+
+rule top_activating_images:
+    input:
+        data=data_file("data"),
+        record=data_file("record"),
+        model=run_file(TRAIN.model),
+    output:
+        images=directory(run_file(TOP_IMAGES.images)),
+    params:
+        channels=config["inspection"]["feature_map_channels"],
+        batch_size=config["evaluation"]["batch_size"],
+    log:
+        "results/logs/{dataset}/{arch}/top_activating_images.log",
+    benchmark:
+        "results/benchmarks/{dataset}/{arch}/top_activating_images.tsv"
+    threads: HEAVY_THREADS
+    resources:
+        gpu=gpu_request,
+    script:
+        "../../scripts/top_activating_images.py"
+
+
+rule embed_representations:
+    input:
+        data=data_file("data"),
+        record=data_file("record"),
+        model=run_file(TRAIN.model),
+    output:
+        embedding=run_file(EMBEDDING.embedding),
+        json=run_file(EMBEDDING.json),
+    params:
+        seed=config["seed"],
+        images=config["units"]["embedding_images"],
+        knn_images=config["units"]["knn_images"],
+        neighbours=config["units"]["neighbours"],
+        batch_size=config["evaluation"]["batch_size"],
+    log:
+        "results/logs/{dataset}/{arch}/embed_representations.log",
+    benchmark:
+        "results/benchmarks/{dataset}/{arch}/embed_representations.tsv"
+    threads: HEAVY_THREADS
+    resources:
+        gpu=gpu_request,
+    script:
+        "../../scripts/embed_representations.py"
+
+
+rule compare_embeddings:
+    input:
+        unpack(embedding_inputs),
+        record=data_file("record"),
+    output:
+        csv=dataset_file(EMBEDDINGS.csv),
+        png=report(
+            dataset_file(EMBEDDINGS.png),
+            caption="../report/captions/embeddings.rst",
+            category="{dataset}",
+        ),
+    params:
+        archs=embedding_archs,
+    log:
+        "results/logs/{dataset}/compare_embeddings.log",
+    benchmark:
+        "results/benchmarks/{dataset}/compare_embeddings.tsv"
+    script:
+        "../../scripts/compare_embeddings.py"

@@ -42,6 +42,10 @@ class Box:
         high = min(image - 1, math.floor(centre + (size - 1) / 2))
         return cls(low, high, low, high)
 
+    def corners(self) -> list[int]:
+        """[top, bottom, left, right], as the artifacts record a box."""
+        return [self.top, self.bottom, self.left, self.right]
+
     @property
     def area(self) -> int:
         return (self.bottom - self.top + 1) * (self.right - self.left + 1)
@@ -132,7 +136,7 @@ def measure(model: nn.Module, images: torch.Tensor, state: str) -> list[dict[str
         fit_rows, fit_cols, r_squared = gaussian_fit(field)
         results.append({
             "layer": row.layer, "state": state, "receptive_field": row.receptive_field,
-            "box": [box.top, box.bottom, box.left, box.right], "sigma_rows": row_sd,
+            "box": box.corners(), "sigma_rows": row_sd,
             "sigma_cols": col_sd, "fit_sigma_rows": fit_rows, "fit_sigma_cols": fit_cols,
             "fit_r_squared": r_squared, "mass_share": mass_share(field, box),
             "outside_mass": outside_mass(field, box), "field": field,

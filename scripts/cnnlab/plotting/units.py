@@ -6,6 +6,9 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
+import matplotlib
+import matplotlib.lines
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -59,4 +62,83 @@ def plot_effective_fields(results: Sequence[dict[str, Any]], title: str,
              "of the gradient.",
              ha="center", va="bottom", fontsize=7, wrap=True)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return save(fig, path)
+
+
+@figure_builder
+def plot_top_images(images: np.ndarray, boxes: Sequence[Sequence[Sequence[int]]],
+                    values: np.ndarray, channels: Sequence[int], title: str,
+                    path: Path | str) -> Figure:
+    """For each of ``channels`` (rows), its top test images (uint8 (rows, k, C, H, W)), strongest
+    first, each with the patch that caused its peak outlined (``boxes``: top, bottom, left,
+    right per image) and the range of the peak activations beside the row.
+
+    The thumbnails are laid into one image and drawn once: a figure of a few hundred axes
+    took seconds to draw, and a model has one such figure per convolution.
+    """
+    rows, count, depth, height, width = images.shape
+    gap = 2
+    # Gaps are white once drawn: grayscale is drawn inverted (dark ink on white).
+    canvas = np.full((rows * (height + gap) - gap, count * (width + gap) - gap, depth),
+                     0 if depth == 1 else 255, dtype=np.uint8)
+    fig, ax = subplots(figsize=(0.62 * count + 1.3, 0.62 * rows + 0.6))
+    for r in range(rows):
+        for c in range(count):
+            top_px, left_px = r * (height + gap), c * (width + gap)
+            canvas[top_px:top_px + height, left_px:left_px + width] = np.transpose(images[r, c],
+                                                                                  (1, 2, 0))
+            top, bottom, left, right = boxes[r][c]
+            ax.add_patch(Rectangle((left_px + left - 0.5, top_px + top - 0.5), right - left + 1,
+                                   bottom - top + 1, fill=False, edgecolor="#d62728",
+                                   linewidth=0.9))
+        ax.text(-gap * 2, r * (height + gap) + height / 2,
+                f"ch. {channels[r]}\n{values[r, 0]:.3g}–{values[r, -1]:.3g}", fontsize=6.5,
+                ha="right", va="center")
+    if depth == 1:
+        # Dark ink on white, as the other figures draw grayscale digits.
+        ax.imshow(255 - canvas[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    else:
+        ax.imshow(canvas, interpolation="nearest")
+    ax.axis("off")
+    ax.set_title(literal(title), fontsize=8.5)
+    return save(fig, path)
+
+
+@figure_builder
+def plot_embeddings(rows: Sequence[dict[str, Any]], projections: Sequence[dict[str, np.ndarray]],
+                    classes: Sequence[str], title: str, path: Path | str,
+                    per_row: int = 4) -> Figure:
+    """Per model, its PCA (above) and t-SNE (below) projection, points coloured by true class,
+    with the model's k-NN accuracy and silhouette score; ``per_row`` models side by side."""
+    columns = min(per_row, len(rows))
+    blocks = math.ceil(len(rows) / columns)
+    fig, axes = subplots(2 * blocks, columns, figsize=(2.4 * columns + 0.5, 4.9 * blocks + 0.7),
+                         squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    colours = matplotlib.colormaps["tab10"](np.linspace(0, 1, 10))
+    for i, (row, projection) in enumerate(zip(rows, projections, strict=True)):
+        block, column = divmod(i, columns)
+        labels = projection["labels"]
+        for r, key in enumerate(("pca", "tsne")):
+            ax = axes[2 * block + r, column]
+            ax.axis("on")
+            points = projection[key]
+            ax.scatter(points[:, 0], points[:, 1], s=1.5, c=colours[labels % 10], linewidths=0,
+                       rasterized=True)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column == 0:
+                ax.set_ylabel("PCA" if key == "pca" else "t-SNE", fontsize=8)
+        axes[2 * block, column].set_title(
+            f"{literal(row['arch'])} ({row['features']} features)\n"
+            f"k-NN {100 * row['knn_accuracy']:.1f}%, silhouette {row['silhouette']:.2f}",
+            fontsize=8)
+    handles = [matplotlib.lines.Line2D([], [], marker="o", linestyle="", markersize=4,
+                                       color=colours[i % 10], label=literal(name))
+               for i, name in enumerate(classes)]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(classes), 10), fontsize=7,
+               frameon=False)
+    fig.suptitle(literal(title), fontsize=9)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return save(fig, path)

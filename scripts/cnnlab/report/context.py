@@ -22,6 +22,7 @@ from cnnlab.report.model_findings import (
     calibration_findings,
     deepest_fields,
     effective_field_findings,
+    embedding_findings,
 )
 
 # What the templates call each figure and table, and the artifact it is read from.
@@ -168,7 +169,7 @@ def collect_context(
             "history": typed_rows(read_csv(base / names.TRAIN.history)),
             "fig": {key: figures(f"{dataset}/{arch}/{name}") for key, name in RUN_FIGURES.items()},
             "sparsity": None, "receptive_field": None, "similarity": None, "feature_maps": [],
-            "attribution": None, "effective_field": None, "deepest_field": None,
+            "attribution": None, "effective_field": None, "deepest_field": None, "top_images": [],
             "residual": spec.has_skip,
         }
         if (base / names.SPARSITY.csv).is_file():
@@ -179,6 +180,12 @@ def collect_context(
             model["attribution"] = read_json(base / names.ATTRIBUTION.checks)
             model["effective_field"] = typed_rows(read_csv(base / names.EFFECTIVE_FIELD.csv))
             model["deepest_field"] = deepest_fields(model["effective_field"])
+            top = read_json(base / names.TOP_IMAGES.images / names.TOP_IMAGES.index)
+            model["top_images"] = [
+                {"layer": layer["layer"], "channels": layer["channels"], "shown": layer["shown"],
+                 "receptive_field": layer["receptive_field"],
+                 "src": figures(f"{dataset}/{arch}/{names.TOP_IMAGES.images}/{layer['file']}")}
+                for layer in top["layers"]]
             model["effective_field_pairs"] = [
                 {"layer": r["layer"], "trained": r,
                  "init": next(i for i in model["effective_field"]
@@ -215,6 +222,9 @@ def collect_context(
         entry["calibration_findings"] = calibration_findings(entry["models"])
         entry["attribution_findings"] = attribution_findings(entry["models"])
         entry["effective_field_findings"] = effective_field_findings(entry["models"])
+        embeddings = typed_rows(read_csv(results / dataset / names.EMBEDDINGS.csv))
+        entry["embeddings"] = {"rows": embeddings, "findings": embedding_findings(embeddings),
+                               "src": figures(f"{dataset}/{names.EMBEDDINGS.png}")}
     compare = {}
     for dataset in compare_datasets:
         folder = results / dataset / "compare"
@@ -246,7 +256,7 @@ def collect_context(
         "benchmarks": benchmarks,
         "attribution_methods": METHOD_LABELS,
         "attribution_shown": any(m["attribution"] for d in datasets.values() for m in d["models"]),
-        "units_shown": any(m["effective_field"] for d in datasets.values() for m in d["models"]),
+        "units_shown": bool(datasets),  # every model has a penultimate representation
         "certainty": {"resamples": certainty.RESAMPLES, "significance": certainty.SIGNIFICANCE,
                       "confidence": certainty.CONFIDENCE},
         "total_seconds": sum(b["seconds"] for b in benchmarks),

@@ -191,3 +191,31 @@ def effective_field_findings(models: Sequence[Mapping[str, Any]]) -> list[str]:
             + f" is {'smaller' if max(map(ratio, residual)) < min(map(ratio, plain)) else 'not smaller'}"
             f" than the plain CNNs' ({_span([ratio(a) for a in plain], 3)}).")
     return sentences
+
+
+def embedding_findings(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Whether the CNNs separate the classes better than the fully connected models before
+    their classifier, by k-NN accuracy and silhouette score of the penultimate features; a
+    model whose penultimate features are the pixels (logistic regression) is the baseline."""
+    if not rows:
+        return []
+
+    def scores(row: Mapping[str, Any]) -> str:
+        return (f"{row['arch']} (k-NN {100 * row['knn_accuracy']:.1f}%, silhouette "
+                f"{row['silhouette']:.2f})")
+
+    cnns = [r for r in rows if r["convolutional"]]
+    dense = [r for r in rows if not r["convolutional"]]
+    sentences = []
+    if cnns and dense:
+        best_dense = max(dense, key=lambda r: r["knn_accuracy"])
+        better = [r for r in cnns if r["knn_accuracy"] > best_dense["knn_accuracy"]
+                  and r["silhouette"] > best_dense["silhouette"]]
+        sentences.append(
+            f"Before their classifier, {len(better)} of {len(cnns)} CNNs separate the classes "
+            f"better than the best fully connected model, {scores(best_dense)}, on both "
+            f"measures: " + "; ".join(scores(r) for r in cnns) + ".")
+    best = max(rows, key=lambda r: r["silhouette"])
+    sentences.append(f"The most clearly clustered representation is {scores(best)}. One seed per "
+                     f"model, one sample of test images: no interval.")
+    return sentences

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cnnlab import datasets
-from cnnlab.analysis import effective_field
+from cnnlab.analysis import effective_field, embedding, receptive_field, top_images
 from cnnlab.analysis.receptive_field import ReceptiveFieldError
+from cnnlab.artifacts import TOP_IMAGES
 from cnnlab.device import seed_everything, select_device, to_device, use_threads
 from cnnlab.inference import load_trained_model
-from cnnlab.io import write_csv
-from cnnlab.models import create_model
+from cnnlab.io import atomic_target, read_json, write_csv, write_json
+from cnnlab.models import create_model, model_spec
 from cnnlab.plotting import units as figures
 
 log = logging.getLogger("cnnlab")
@@ -58,4 +60,115 @@ def effective_receptive_fields(*, dataset: str, arch: str, threads: int, seed: i
     figures.plot_effective_fields(
         results, f"{arch} on {dataset}: effective receptive field of each convolution's centre "
         f"unit (mean |input gradient| over {len(sample)} test images)", png_path)
+    return rows
+
+
+def top_activating_images(*, dataset: str, arch: str, threads: int, channels: int,
+                          batch_size: int, npz_path: Path | str, record_path: Path | str,
+                          model_path: Path | str, folder: Path | str,
+                          device_preference: str = "auto") -> dict[str, Any]:
+    """For every channel of every convolution, the test images that excite it most over the
+    whole test split, with the patch under the peak unit's receptive field; one figure per
+    convolution (its first ``channels`` channels) and an index of all of them."""
+    use_threads(threads)
+    device = select_device(device_preference)
+    data = datasets.load_prepared(npz_path, record_path)
+    x, _ = to_device(data.test, data.mean, data.std, device)
+    model = load_trained_model(arch, model_path, len(data.classes), device).float().eval()
+    size = x.shape[-1]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    convolutions = [(number, row) for number, row in
+                    enumerate(receptive_field.analytic_table(model, size)) if row.type == "Conv2d"]
+    peaks_of = top_images.channel_peaks(model, [row.layer for _, row in convolutions], x,
+                                        batch_size)
+    layers = []
+    for number, row in convolutions:
+        peaks = peaks_of[row.layer]
+        top = top_images.top_images(peaks)
+        entries = [[{"image": int(i), "value": float(peaks.values[i, c]),
+                     "box": top_images.patch(row, int(peaks.rows[i, c]), int(peaks.cols[i, c]),
+                                             size).corners()}
+                    for i in top[c]] for c in range(len(top))]
+        shown = list(range(min(channels, len(top))))
+        name = f"{number:02d}_{row.layer.replace('.', '_')}.png"
+        figures.plot_top_images(
+            data.test.images[top[shown]], [[e["box"] for e in entries[c]] for c in shown],
+            np.array([[e["value"] for e in entries[c]] for c in shown]), shown,
+            f"{arch} {row.layer}: the {top_images.TOP} test images that excite each channel most "
+            f"(of {len(x):,}), the patch under the peak unit outlined", folder / name)
+        layers.append({"layer": row.layer, "file": name, "channels": len(top),
+                       "shown": len(shown), "receptive_field": row.receptive_field,
+                       "top": entries})
+    index = {"dataset": dataset, "arch": arch, "test_size": len(x), "layers": layers}
+    write_json(folder / TOP_IMAGES.index, index)
+    log.info("%s: top images of %d convolutions", arch, len(layers))
+    return index
+
+
+def embed_representations(*, dataset: str, arch: str, threads: int, seed: int, images: int,
+                          knn_images: int, neighbours: int, batch_size: int,
+                          npz_path: Path | str, record_path: Path | str,
+                          model_path: Path | str, embedding_path: Path | str,
+                          json_path: Path | str,
+                          device_preference: str = "auto") -> dict[str, Any]:
+    """The penultimate representation of a sample of ``images`` test images, projected by PCA
+    and t-SNE, with its k-NN accuracy (fitted on ``knn_images`` training images) and
+    silhouette score; samples drawn with ``seed``."""
+    use_threads(threads)
+    device = select_device(device_preference)
+    data = datasets.load_prepared(npz_path, record_path)
+    model = load_trained_model(arch, model_path, len(data.classes), device).float()
+    rng = np.random.default_rng(seed)
+    test_sample = np.sort(rng.permutation(len(data.test.labels))[:images])
+    train_sample = np.sort(rng.permutation(len(data.train.labels))[:knn_images])
+    features = {}
+    for name, split, sample in (("test", data.test, test_sample), ("train", data.train, train_sample)):
+        x, _ = to_device(datasets.Split(split.images[sample], split.labels[sample]),
+                         data.mean, data.std, device)
+        features[name] = embedding.penultimate(model, x, batch_size)
+    labels = data.test.labels[test_sample]
+    started = time.perf_counter()
+    scores = embedding.separation(features["train"], data.train.labels[train_sample],
+                                  features["test"], labels, neighbours)
+    pca, tsne, explained = embedding.project(features["test"], seed)
+    layer, _ = embedding.last_linear(model)
+    record = {"dataset": dataset, "arch": arch, "layer": f"input of {layer}",
+              "features": int(features["test"].shape[1]), "test_images": len(test_sample),
+              "knn_images": len(train_sample), "neighbours": neighbours,
+              "perplexity": embedding.perplexity(len(test_sample)),
+              "knn_accuracy": scores.knn_accuracy, "silhouette": scores.silhouette,
+              "pca_explained": explained, "seconds": time.perf_counter() - started}
+    with atomic_target(embedding_path) as temporary, open(temporary, "wb") as handle:
+        # A handle, not a name: numpy would add ".npz" to the temporary file's name.
+        np.savez_compressed(handle, pca=pca, tsne=tsne, labels=labels, indices=test_sample)
+    write_json(json_path, record)
+    log.info("%s: %d features, k-NN accuracy %.4f, silhouette %.3f", arch, record["features"],
+             scores.knn_accuracy, scores.silhouette)
+    return record
+
+
+EMBEDDING_COLUMNS = ["arch", "convolutional", "features", "knn_accuracy", "silhouette",
+                     "pca_explained_1", "pca_explained_2", "test_images", "knn_images",
+                     "neighbours"]
+
+
+def compare_embeddings(*, dataset: str, archs: list[str], embedding_paths: list[Path | str],
+                       json_paths: list[Path | str], classes: list[str], csv_path: Path | str,
+                       png_path: Path | str) -> list[dict[str, Any]]:
+    """The models' representations side by side: a table of their separation scores and a
+    figure of their PCA and t-SNE projections."""
+    records = [read_json(path) for path in json_paths]
+    rows = [{"arch": arch, "convolutional": model_spec(arch).is_convolutional,
+             "features": r["features"], "knn_accuracy": r["knn_accuracy"],
+             "silhouette": r["silhouette"], "pca_explained_1": r["pca_explained"][0],
+             "pca_explained_2": r["pca_explained"][1], "test_images": r["test_images"],
+             "knn_images": r["knn_images"], "neighbours": r["neighbours"]}
+            for arch, r in zip(archs, records, strict=True)]
+    write_csv(csv_path, rows, EMBEDDING_COLUMNS)
+    projections = [dict(np.load(path)) for path in embedding_paths]
+    figures.plot_embeddings(
+        rows, projections, classes,
+        f"{dataset}: each model's penultimate representation of {records[0]['test_images']:,} "
+        f"test images", png_path)
     return rows
