@@ -73,3 +73,29 @@ def test_the_effective_field_never_leaves_the_analytic_one(arch: str) -> None:
     assert all(r["field"].sum() > 0 and 0 < r["mass_share"] <= 1 for r in results)
     convolutions = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     assert sorted(r["layer"] for r in results) == sorted(convolutions)
+
+
+def test_a_convolution_called_twice_is_refused_and_r_squared_reads_the_field() -> None:
+    from cnnlab.analysis.receptive_field import ReceptiveFieldError
+
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(self.conv(x))
+
+    with pytest.raises(ReceptiveFieldError, match="calls conv more than once"):
+        erf.measure(Twice(), torch.randn(2, 1, 12, 12), "init")
+    # R^2 is read over the field's own pixels: a Gaussian bump on a flat pedestal filling the
+    # field is fitted worse there than the zeros around the field would suggest.
+    rows, cols = np.indices((28, 28))
+    bump = np.exp(-((rows - 14) ** 2 + (cols - 14) ** 2) / (2 * 1.5 ** 2))
+    box = erf.Box(8, 20, 8, 20)
+    field = bump + 0.3 * box.mask(28, 28)
+    _, _, inside = erf.gaussian_fit(field, box)
+    _, _, everywhere = erf.gaussian_fit(field)
+    assert inside < everywhere - 0.2
+    _, _, exact = erf.gaussian_fit(bump, box)
+    assert exact == pytest.approx(1.0, abs=1e-9)

@@ -136,6 +136,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "projections": [{"pca": RNG.normal(size=(20, 2)), "tsne": RNG.normal(size=(20, 2)),
                          "labels": np.arange(20) % 3} for _ in range(2)],
         "classes": [DOLLARS, "b", "c"], "title": TITLE},
+    "plot_optimal_inputs": {"layers": [{"name": "features.0", "note": "3-pixel field",
+                                        "images": RNG.normal(size=(20, 7, 7))},
+                                       {"name": "features.3", "note": "8-pixel field",
+                                        "images": RNG.normal(size=(5, 12, 12))}], "title": TITLE},
 }
 BUILDERS = {name: function for module in (evaluation, inspection, comparison, attribution, units)
             for name, function in inspect.getmembers(module, inspect.isfunction)

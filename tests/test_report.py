@@ -228,19 +228,27 @@ def test_effective_field_findings_compare_training_and_skip_connections() -> Non
     assert "grew on digitcnn, resnet_small and shrank on lenet5" in text
     assert "digitcnn 1.50 → 2.00 px, lenet5 3.00 → 2.60 px, resnet_small 2.00 → 2.50 px" in text
     # sigma / field: resnet_small 2.5 / 40 = 0.0625 against 2.0 / 8 = 0.25 and 2.6 / 16 = 0.1625.
-    assert "resnet_small (σ 2.50 px in 40 px, 0.062) is smaller than the plain CNNs' (0.163 to 0.250)" in text
+    assert ("resnet_small (σ 2.50 px in a 40-pixel field: 0.062, 2 convolutions) is smaller than the "
+            "plain CNNs' (0.163 to 0.250, 2 convolutions)") in text
+    assert "this run cannot tell the two apart" in text
     assert effective_field_findings(models[:1]) == []
 
 
 def test_embedding_findings_compare_cnns_with_the_best_dense_model() -> None:
     from cnnlab.report.model_findings import embedding_findings
 
-    rows = [{"arch": "logreg", "convolutional": False, "knn_accuracy": 0.95, "silhouette": 0.06},
-            {"arch": "mlp", "convolutional": False, "knn_accuracy": 0.97, "silhouette": 0.20},
-            {"arch": "digitcnn", "convolutional": True, "knn_accuracy": 0.985, "silhouette": 0.31},
-            {"arch": "lenet5", "convolutional": True, "knn_accuracy": 0.98, "silhouette": 0.15}]
+    def row(arch: str, convolutional: bool, knn: float, silhouette: float, features: int) -> dict:
+        return {"arch": arch, "convolutional": convolutional, "knn_accuracy": knn,
+                "silhouette": silhouette, "features": features, "test_images": 2000,
+                "knn_standard_error": (knn * (1 - knn) / 2000) ** 0.5}
+
+    rows = [row("logreg", False, 0.95, 0.06, 784), row("mlp", False, 0.97, 0.40, 256),
+            row("digitcnn", True, 0.985, 0.31, 128), row("lenet5", True, 0.975, 0.15, 84)]
     text = " ".join(embedding_findings(rows))
-    assert ("1 of 2 CNNs separate the classes better than the best fully connected model, mlp "
-            "(k-NN 97.0%, silhouette 0.20), on both measures") in text
-    assert "most clearly clustered representation is digitcnn (k-NN 98.5%, silhouette 0.31)" in text
+    # digitcnn: 1.5 points above, twice the combined error is 2 * 0.46 = 0.92; lenet5: 0.5 below it.
+    assert ("the representations of 1 of 2 CNNs (digitcnn) let a k-nearest-neighbour classifier "
+            "beat the best fully connected model's, mlp (97.0%)") in text
+    assert "about 0.4 points on 2,000 test images): digitcnn 98.5%; lenet5 97.5%" in text
+    assert "most clearly clustered representation is mlp's (0.40; 0.06 to 0.40 over the models)" in text
+    assert "(84 to 784 features)" in text
     assert embedding_findings([]) == []

@@ -562,3 +562,24 @@ def test_embeddings_of_trained_runs_side_by_side(runs: Path) -> None:
     assert [(r["arch"], r["knn_accuracy"]) for r in rows] == [
         ("digitcnn", digitcnn["knn_accuracy"]), ("mlp", mlp["knn_accuracy"])]
     assert (runs / "mnist" / artifacts.EMBEDDINGS.png).stat().st_size > 10_000
+
+
+def test_optimal_inputs_of_a_trained_run(runs: Path) -> None:
+    """optimise_inputs on the fixture's digitcnn: both convolutions, the first one's optima
+    its kernels (cosine above 0.99), the second regularised."""
+    from cnnlab.steps import units
+
+    run = run_dir(runs, "mnist", "digitcnn")
+    record = units.optimal_inputs(
+        dataset="mnist", arch="digitcnn", threads=1, seed=0, steps=200, total_variation=0.02,
+        npz_path=runs / "mnist.npz", record_path=runs / "mnist.json",
+        model_path=run / artifacts.TRAIN.model, json_path=run / artifacts.OPTIMAL_INPUTS.json,
+        png_path=run / artifacts.OPTIMAL_INPUTS.png)
+    assert read_json(run / artifacts.OPTIMAL_INPUTS.json) == json.loads(json.dumps(record))
+    first, second = record["layers"]
+    assert (first["layer"], first["channels"], second["layer"], second["channels"]) == (
+        "features.0", 16, "features.3", 32)
+    assert min(first["cosine_to_kernel"]) > 0.99 and "cosine_to_kernel" not in second
+    assert (first["total_variation"], second["total_variation"]) == (0.0, 0.02)
+    assert record["radius"] > 1
+    assert (run / artifacts.OPTIMAL_INPUTS.png).stat().st_size > 10_000

@@ -43,3 +43,42 @@ def test_the_patch_is_where_the_peak_units_gradient_reaches() -> None:
         box = top_images.patch(rows["features.3"], out_row, out_col, 28)
         assert box.corners() == [int(reached[:, 0].min()), int(reached[:, 0].max()),
                                  int(reached[:, 1].min()), int(reached[:, 1].max())]
+
+
+def test_a_batch_norm_with_a_negative_scale_reverses_the_ranking() -> None:
+    """What the next layer sees is BatchNorm's output: the top images of a channel whose scale
+    is negative are those with the lowest convolution output, and they equal the top images
+    of the BatchNorm's own output."""
+    torch.manual_seed(2)
+    model = create_model("simplecnn_bn", num_classes=10).eval()
+    norm = model.features[1]
+    with torch.no_grad():
+        norm.weight[::3] *= -1  # every third channel reversed
+        norm.running_mean.uniform_(-0.2, 0.2)
+    signs = top_images.batch_norm_signs(model, ["features.0", "features.4"])
+    assert set(signs) == {"features.0", "features.4"}
+    assert signs["features.0"].flatten().tolist() == [-1.0 if c % 3 == 0 else 1.0 for c in range(32)]
+    images = torch.randn(120, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    top = top_images.top_images(top_images.channel_peaks(model, ["features.0"], images, 50, signs)
+                                ["features.0"])
+    after_norm = top_images.top_images(top_images.channel_peaks(model, ["features.1"], images, 50)
+                                       ["features.1"])
+    assert np.array_equal(top, after_norm)
+
+
+class Twice(torch.nn.Module):
+    """A convolution applied twice in one forward pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(self.conv(x))
+
+
+def test_a_layer_called_twice_per_pass_is_refused() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="conv are not called exactly once"):
+        top_images.channel_peaks(Twice(), ["conv"], torch.randn(4, 1, 8, 8))

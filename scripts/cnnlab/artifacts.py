@@ -86,6 +86,11 @@ class TablePlot(NamedTuple):
     png: str
 
 
+class JsonPlot(NamedTuple):
+    json: str
+    png: str
+
+
 class TestedTablePlot(NamedTuple):
     """A table and its figure, and the tests of each CNN against each fully connected model."""
 
@@ -121,6 +126,7 @@ FEATURE_MAPS = FeatureMapFiles()
 SPARSITY = TablePlot("sparsity.csv", "sparsity.png")
 RECEPTIVE_FIELD = TablePlot("receptive_field.csv", "receptive_field.png")
 EFFECTIVE_FIELD = TablePlot("effective_field.csv", "effective_field.png")
+OPTIMAL_INPUTS = JsonPlot("optimal_inputs.json", "optimal_inputs.png")
 COST = TablePlot("cost.csv", "cost.png")
 DENSE_EQUIVALENT = DenseEquivalentFiles()
 TRANSLATION = TestedTablePlot("translation.csv", "translation.png", "translation_tests.csv")
@@ -167,14 +173,14 @@ def compare_file(name: str, dataset: str = "{dataset}") -> str:
 def run_outputs(*, convolutional: bool, has_relu: bool) -> list[str]:
     """File names under results/{dataset}/{arch}/ that apply to an architecture: evaluation,
     calibration, embedding and parameters for all, sparsity where there are ReLUs, the rest (filters,
-    feature maps, receptive fields, effective ones, top images, attribution) for convolutional
-    ones."""
+    feature maps, receptive fields, effective ones, top images, optimal inputs, attribution) for
+    convolutional ones."""
     names = [*EVALUATE, *CALIBRATION, *EMBEDDING, PARAMS.csv, PARAMS.png, PARAMS.flow]
     if has_relu:
         names += [*SPARSITY]
     if convolutional:
         names += [*FILTERS, FEATURE_MAPS.maps, *RECEPTIVE_FIELD, *EFFECTIVE_FIELD,
-                  TOP_IMAGES.images, *ATTRIBUTION]
+                  TOP_IMAGES.images, *OPTIMAL_INPUTS, *ATTRIBUTION]
     return names
 
 

@@ -12,10 +12,11 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 # Facts only: none of these imports torch, so deciding the DAG stays fast.
 from cnnlab.artifacts import (  # noqa: E402
-    ATTRIBUTION, CALIBRATION, COST, EFFECTIVE_FIELD, EMBEDDING, EMBEDDINGS, TOP_IMAGES, DATA_EFFICIENCY, DENSE_EQUIVALENT, EVALUATE, FEATURE_MAPS, FILTERS, PARAMS,
-    PERMUTATION, RECEPTIVE_FIELD, REPORT_FILES, SPARSITY, TRAIN, TRAINING_DYNAMICS, TRANSLATION,
-    checkpoint_dir, compare_file, dataset_file, compare_outputs, data_file, kept_runs_dir, report_file, run_file,
-    run_outputs, seed_files,
+    ATTRIBUTION, CALIBRATION, COST, DATA_EFFICIENCY, DENSE_EQUIVALENT, EFFECTIVE_FIELD, EMBEDDING,
+    EMBEDDINGS, EVALUATE, FEATURE_MAPS, FILTERS, OPTIMAL_INPUTS, PARAMS, PERMUTATION,
+    RECEPTIVE_FIELD, REPORT_FILES, SPARSITY, TOP_IMAGES, TRAIN, TRAINING_DYNAMICS, TRANSLATION,
+    checkpoint_dir, compare_file, compare_outputs, data_file, dataset_file, kept_runs_dir,
+    report_file, run_file, run_outputs, seed_files,
 )
 from cnnlab.config import ConfigError, load_schema, validate_config  # noqa: E402
 from cnnlab.datasets import (  # noqa: E402
@@ -295,6 +296,7 @@ def embedding_inputs(wildcards):
 
 
 def embedding_archs(wildcards):
+    """The architectures of rule compare_embeddings' inputs, in the same order."""
     return list(config["datasets"][wildcards.dataset]["architectures"])
 
 
@@ -339,6 +341,7 @@ def job_benchmarks(wildcards):
                    (ATTRIBUTION.checks, rules.explain_decisions),
                    (EFFECTIVE_FIELD.csv, rules.effective_receptive_fields),
                    (TOP_IMAGES.images, rules.top_activating_images),
+                   (OPTIMAL_INPUTS.json, rules.optimise_inputs),
                    (EMBEDDING.json, rules.embed_representations),
                    (FEATURE_MAPS.maps, rules.extract_feature_maps),
                    (SPARSITY.csv, rules.measure_sparsity),

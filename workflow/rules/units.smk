@@ -93,3 +93,31 @@ rule compare_embeddings:
         "results/benchmarks/{dataset}/compare_embeddings.tsv"
     script:
         "../../scripts/compare_embeddings.py"
+
+
+rule optimise_inputs:
+    input:
+        data=data_file("data"),
+        record=data_file("record"),
+        model=run_file(TRAIN.model),
+    output:
+        json=run_file(OPTIMAL_INPUTS.json),
+        png=report(
+            run_file(OPTIMAL_INPUTS.png),
+            caption="../report/captions/optimal_inputs.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
+    params:
+        seed=config["seed"],
+        steps=config["units"]["optimisation_steps"],
+        total_variation=config["units"]["total_variation"],
+    log:
+        "results/logs/{dataset}/{arch}/optimise_inputs.log",
+    benchmark:
+        "results/benchmarks/{dataset}/{arch}/optimise_inputs.tsv"
+    threads: HEAVY_THREADS
+    resources:
+        gpu=gpu_request,
+    script:
+        "../../scripts/optimise_inputs.py"

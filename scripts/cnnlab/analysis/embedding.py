@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.fx as fx
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_score
@@ -16,12 +17,15 @@ from torch import nn
 
 
 def last_linear(model: nn.Module) -> tuple[str, nn.Linear]:
-    """The model's last ``nn.Linear`` in module order: the classifier whose input is the
-    penultimate representation."""
-    linears = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
-    if not linears:
+    """The ``nn.Linear`` the model calls last (read from its ``torch.fx`` graph, not from the
+    order the modules are declared in): the classifier whose input is the penultimate
+    representation."""
+    modules = dict(model.named_modules())
+    called = [str(node.target) for node in fx.symbolic_trace(model).graph.nodes
+              if node.op == "call_module" and isinstance(modules[str(node.target)], nn.Linear)]
+    if not called:
         raise ValueError(f"{type(model).__name__} has no linear classifier")
-    return linears[-1]
+    return called[-1], modules[called[-1]]
 
 
 @torch.no_grad()

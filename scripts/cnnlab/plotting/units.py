@@ -142,3 +142,33 @@ def plot_embeddings(rows: Sequence[dict[str, Any]], projections: Sequence[dict[s
     fig.suptitle(literal(title), fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return save(fig, path)
+
+
+@figure_builder
+def plot_optimal_inputs(layers: Sequence[dict[str, Any]], title: str, path: Path | str,
+                        per_row: int = 16) -> Figure:
+    """Per layer (``name``, ``images``: (C, h, w) crops of each channel's optimal input around
+    its unit's field, ``note``), the optima in rows of ``per_row``, each scaled to its own range
+    (dark low, bright high)."""
+    rows_of = [math.ceil(len(layer["images"]) / per_row) for layer in layers]
+    fig, axes = subplots(len(layers), 1, squeeze=False, height_ratios=rows_of,
+                         figsize=(0.55 * per_row + 0.4, 0.55 * sum(rows_of) + 0.5 * len(layers) + 0.5))
+    for ax, layer in zip(axes[:, 0], layers, strict=True):
+        images = layer["images"]
+        count, height, width = images.shape
+        rows = math.ceil(count / per_row)
+        canvas = np.full((rows * (height + 1) - 1, min(count, per_row) * (width + 1) - 1), np.nan)
+        for i, image in enumerate(images):
+            low, high = float(image.min()), float(image.max())
+            scaled = (image - low) / (high - low) if high > low else np.zeros_like(image)
+            r, c = divmod(i, per_row)
+            canvas[r * (height + 1):r * (height + 1) + height,
+                   c * (width + 1):c * (width + 1) + width] = scaled
+        cmap = matplotlib.colormaps["gray"].with_extremes(bad="white")
+        ax.imshow(np.ma.masked_invalid(canvas), cmap=cmap, vmin=0, vmax=1,
+                  interpolation="nearest")
+        ax.axis("off")
+        ax.set_title(literal(f"{layer['name']}: {layer['note']}"), fontsize=7.5)
+    fig.suptitle(literal(title), fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)

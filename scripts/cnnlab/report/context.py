@@ -34,6 +34,7 @@ CONV_FIGURES = {"filters": names.FILTERS.filters, "filters_signed": names.FILTER
                 "filter_similarity": names.FILTERS.similarity_plot,
                 "conv_kernels": names.FILTERS.deeper, "receptive_field": names.RECEPTIVE_FIELD.png,
                 "effective_field": names.EFFECTIVE_FIELD.png,
+                "optimal_inputs": names.OPTIMAL_INPUTS.png,
                 "attribution": names.ATTRIBUTION.mosaic,
                 "attribution_checks": names.ATTRIBUTION.checks_plot,
                 "randomisation": names.ATTRIBUTION.randomisation}
@@ -170,6 +171,7 @@ def collect_context(
             "fig": {key: figures(f"{dataset}/{arch}/{name}") for key, name in RUN_FIGURES.items()},
             "sparsity": None, "receptive_field": None, "similarity": None, "feature_maps": [],
             "attribution": None, "effective_field": None, "deepest_field": None, "top_images": [],
+            "optimal_inputs": None,
             "residual": spec.has_skip,
         }
         if (base / names.SPARSITY.csv).is_file():
@@ -178,6 +180,7 @@ def collect_context(
         if spec.is_convolutional:
             model["receptive_field"] = typed_rows(read_csv(base / names.RECEPTIVE_FIELD.csv))
             model["attribution"] = read_json(base / names.ATTRIBUTION.checks)
+            model["optimal_inputs"] = read_json(base / names.OPTIMAL_INPUTS.json)
             model["effective_field"] = typed_rows(read_csv(base / names.EFFECTIVE_FIELD.csv))
             model["deepest_field"] = deepest_fields(model["effective_field"])
             top = read_json(base / names.TOP_IMAGES.images / names.TOP_IMAGES.index)

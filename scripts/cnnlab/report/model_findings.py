@@ -179,24 +179,31 @@ def effective_field_findings(models: Sequence[Mapping[str, Any]]) -> list[str]:
     residual = [m["arch"] for m in models if m.get("residual") and m["arch"] in deepest]
     plain = [a for a in deepest if a not in residual]
     if residual and plain:
+        convolutions = {m["arch"]: len({r["layer"] for r in m["effective_field"]})
+                        for m in models if m["arch"] in deepest}
+
         def ratio(arch: str) -> float:
             d = deepest[arch]["trained"]
             return sigma(d) / d["receptive_field"]
 
         sentences.append(
             "Relative to its theoretical field, the trained effective field of "
-            + ", ".join(f"{a} (σ {sigma(deepest[a]['trained']):.2f} px in "
-                        f"{deepest[a]['trained']['receptive_field']} px, {ratio(a):.3f})"
-                        for a in residual)
+            + ", ".join(f"{a} (σ {sigma(deepest[a]['trained']):.2f} px in a "
+                        f"{deepest[a]['trained']['receptive_field']}-pixel field: {ratio(a):.3f}, "
+                        f"{convolutions[a]} convolutions)" for a in residual)
             + f" is {'smaller' if max(map(ratio, residual)) < min(map(ratio, plain)) else 'not smaller'}"
-            f" than the plain CNNs' ({_span([ratio(a) for a in plain], 3)}).")
+            f" than the plain CNNs' ({_span([ratio(a) for a in plain], 3)}, "
+            f"{_span([convolutions[a] for a in plain], 0)} convolutions). Luo et al. (2016) show "
+            f"this ratio shrinking with depth as well as with skip connections, and these "
+            f"networks differ in both: this run cannot tell the two apart.")
     return sentences
 
 
 def embedding_findings(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Whether the CNNs separate the classes better than the fully connected models before
-    their classifier, by k-NN accuracy and silhouette score of the penultimate features; a
-    model whose penultimate features are the pixels (logistic regression) is the baseline."""
+    their classifier: by k-NN accuracy against the best fully connected model (logistic
+    regression's representation is the pixels themselves), with its standard error; and by
+    silhouette score, with what it can and cannot compare."""
     if not rows:
         return []
 
@@ -208,14 +215,26 @@ def embedding_findings(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     dense = [r for r in rows if not r["convolutional"]]
     sentences = []
     if cnns and dense:
-        best_dense = max(dense, key=lambda r: r["knn_accuracy"])
-        better = [r for r in cnns if r["knn_accuracy"] > best_dense["knn_accuracy"]
-                  and r["silhouette"] > best_dense["silhouette"]]
+        best = max(dense, key=lambda r: r["knn_accuracy"])
+
+        def clearly_above(row: Mapping[str, Any]) -> bool:
+            """Above by more than twice the two standard errors combined."""
+            error = (row["knn_standard_error"] ** 2 + best["knn_standard_error"] ** 2) ** 0.5
+            return row["knn_accuracy"] - best["knn_accuracy"] > 2 * error
+
+        above = [r["arch"] for r in cnns if clearly_above(r)]
         sentences.append(
-            f"Before their classifier, {len(better)} of {len(cnns)} CNNs separate the classes "
-            f"better than the best fully connected model, {scores(best_dense)}, on both "
-            f"measures: " + "; ".join(scores(r) for r in cnns) + ".")
-    best = max(rows, key=lambda r: r["silhouette"])
-    sentences.append(f"The most clearly clustered representation is {scores(best)}. One seed per "
-                     f"model, one sample of test images: no interval.")
+            f"Before their classifier, the representations of {len(above)} of {len(cnns)} CNNs "
+            f"({', '.join(above) or 'none'}) let a k-nearest-neighbour classifier beat the best "
+            f"fully connected model's, {best['arch']} ({100 * best['knn_accuracy']:.1f}%), by more "
+            f"than twice the standard error (about {100 * best['knn_standard_error']:.1f} points "
+            f"on {best['test_images']:,} test images): "
+            + "; ".join(f"{r['arch']} {100 * r['knn_accuracy']:.1f}%" for r in cnns) + ".")
+    clustered = max(rows, key=lambda r: r["silhouette"])
+    sentences.append(
+        f"By silhouette, the most clearly clustered representation is {clustered['arch']}'s "
+        f"({clustered['silhouette']:.2f}; {_span([r['silhouette'] for r in rows])} over the "
+        f"models). Silhouettes compare spaces of different size and scale ("
+        f"{_span([r['features'] for r in rows], 0)} features), so read them as a ranking, not "
+        f"as distances. One seed per model and one sample of test images.")
     return sentences

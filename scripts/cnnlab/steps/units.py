@@ -1,4 +1,5 @@
-"""Steps of workflow/rules/units.smk: what the units of a convolutional model respond to."""
+"""Steps of workflow/rules/units.smk: what the units of a model respond to (its convolutions'
+fields, top images and optimal inputs) and what its last hidden layer makes of the images."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from cnnlab import datasets
 from cnnlab.analysis import effective_field, embedding, receptive_field, top_images
+from cnnlab.analysis import optimal_inputs as optimal
 from cnnlab.analysis.receptive_field import ReceptiveFieldError
 from cnnlab.artifacts import TOP_IMAGES
 from cnnlab.device import seed_everything, select_device, to_device, use_threads
@@ -45,7 +47,8 @@ def effective_receptive_fields(*, dataset: str, arch: str, threads: int, seed: i
     initial = create_model(arch, num_classes=len(data.classes)).to(device)
     results = [*effective_field.measure(initial, x, "init"),
                *effective_field.measure(trained, x, "trained")]
-    leaking = [f"{r['layer']} ({r['state']})" for r in results if r["outside_mass"] > 0]
+    leaking = [f"{r['layer']} ({r['state']})" for r in results
+               if r["outside_mass"] > effective_field.OUTSIDE_TOLERANCE]
     if leaking:
         raise ReceptiveFieldError(
             f"{arch}: the effective field reaches outside the analytic one at {', '.join(leaking)}")
@@ -80,8 +83,9 @@ def top_activating_images(*, dataset: str, arch: str, threads: int, channels: in
     folder.mkdir(parents=True, exist_ok=True)
     convolutions = [(number, row) for number, row in
                     enumerate(receptive_field.analytic_table(model, size)) if row.type == "Conv2d"]
-    peaks_of = top_images.channel_peaks(model, [row.layer for _, row in convolutions], x,
-                                        batch_size)
+    names = [row.layer for _, row in convolutions]
+    peaks_of = top_images.channel_peaks(model, names, x, batch_size,
+                                        top_images.batch_norm_signs(model, names))
     layers = []
     for number, row in convolutions:
         peaks = peaks_of[row.layer]
@@ -119,6 +123,7 @@ def embed_representations(*, dataset: str, arch: str, threads: int, seed: int, i
     device = select_device(device_preference)
     data = datasets.load_prepared(npz_path, record_path)
     model = load_trained_model(arch, model_path, len(data.classes), device).float()
+    started = time.perf_counter()
     rng = np.random.default_rng(seed)
     test_sample = np.sort(rng.permutation(len(data.test.labels))[:images])
     train_sample = np.sort(rng.permutation(len(data.train.labels))[:knn_images])
@@ -128,7 +133,6 @@ def embed_representations(*, dataset: str, arch: str, threads: int, seed: int, i
                          data.mean, data.std, device)
         features[name] = embedding.penultimate(model, x, batch_size)
     labels = data.test.labels[test_sample]
-    started = time.perf_counter()
     scores = embedding.separation(features["train"], data.train.labels[train_sample],
                                   features["test"], labels, neighbours)
     pca, tsne, explained = embedding.project(features["test"], seed)
@@ -139,6 +143,8 @@ def embed_representations(*, dataset: str, arch: str, threads: int, seed: int, i
               "perplexity": embedding.perplexity(len(test_sample)),
               "knn_accuracy": scores.knn_accuracy, "silhouette": scores.silhouette,
               "pca_explained": explained, "seconds": time.perf_counter() - started}
+    record["knn_standard_error"] = float(np.sqrt(scores.knn_accuracy * (1 - scores.knn_accuracy)
+                                                 / len(test_sample)))
     with atomic_target(embedding_path) as temporary, open(temporary, "wb") as handle:
         # A handle, not a name: numpy would add ".npz" to the temporary file's name.
         np.savez_compressed(handle, pca=pca, tsne=tsne, labels=labels, indices=test_sample)
@@ -150,7 +156,7 @@ def embed_representations(*, dataset: str, arch: str, threads: int, seed: int, i
 
 EMBEDDING_COLUMNS = ["arch", "convolutional", "features", "knn_accuracy", "silhouette",
                      "pca_explained_1", "pca_explained_2", "test_images", "knn_images",
-                     "neighbours"]
+                     "neighbours", "perplexity", "knn_standard_error"]
 
 
 def compare_embeddings(*, dataset: str, archs: list[str], embedding_paths: list[Path | str],
@@ -163,7 +169,8 @@ def compare_embeddings(*, dataset: str, archs: list[str], embedding_paths: list[
              "features": r["features"], "knn_accuracy": r["knn_accuracy"],
              "silhouette": r["silhouette"], "pca_explained_1": r["pca_explained"][0],
              "pca_explained_2": r["pca_explained"][1], "test_images": r["test_images"],
-             "knn_images": r["knn_images"], "neighbours": r["neighbours"]}
+             "knn_images": r["knn_images"], "neighbours": r["neighbours"],
+             "perplexity": r["perplexity"], "knn_standard_error": r["knn_standard_error"]}
             for arch, r in zip(archs, records, strict=True)]
     write_csv(csv_path, rows, EMBEDDING_COLUMNS)
     projections = [dict(np.load(path)) for path in embedding_paths]
@@ -172,3 +179,54 @@ def compare_embeddings(*, dataset: str, archs: list[str], embedding_paths: list[
         f"{dataset}: each model's penultimate representation of {records[0]['test_images']:,} "
         f"test images", png_path)
     return rows
+
+
+def optimal_inputs(*, dataset: str, arch: str, threads: int, seed: int, steps: int,
+                   total_variation: float, npz_path: Path | str, record_path: Path | str,
+                   model_path: Path | str, json_path: Path | str, png_path: Path | str,
+                   device_preference: str = "auto") -> dict[str, Any]:
+    """The input that maximises the centre unit of each channel of the first two convolutions,
+    inside an L2 ball the size of a typical test image (the median norm of the normalised test
+    images). The first convolution is linear in its input, so its optimum is found without a
+    regulariser and checked against its kernels; the second uses total variation."""
+    use_threads(threads)
+    device = select_device(device_preference)
+    data = datasets.load_prepared(npz_path, record_path)
+    x, _ = to_device(data.test, data.mean, data.std, device)
+    radius = float(x.flatten(1).norm(dim=1).median())
+    model = load_trained_model(arch, model_path, len(data.classes), device).float().eval()
+    graph = receptive_field.trace(model)
+    size = x.shape[-1]
+    convolutions = [row for row in receptive_field.analytic_table(model, size, graph)
+                    if row.type == "Conv2d"][:2]
+    layers, panels = [], []
+    for number, row in enumerate(convolutions):
+        convolution = model.get_submodule(row.layer)
+        ascent = optimal.Ascent(steps=steps, radius=radius, seed=seed,
+                                total_variation=0.0 if number == 0 else total_variation)
+        optima, activation = optimal.maximise(receptive_field.truncate(graph, row.layer),
+                                              convolution.out_channels, tuple(x.shape[1:]), ascent)
+        box = effective_field.centre_box(row, size)
+        entry = {"layer": row.layer, "channels": convolution.out_channels,
+                 "receptive_field": row.receptive_field, "total_variation": ascent.total_variation,
+                 "activation": activation.tolist(), "box": box.corners()}
+        note = f"{row.receptive_field}-pixel field"
+        if number == 0 and convolution.kernel_size[0] == row.receptive_field:
+            cosine = optimal.cosine_to_kernels(optima, convolution, tuple(box.corners()))
+            entry["cosine_to_kernel"] = cosine.tolist()
+            note += f", no regulariser; cosine to its kernel {cosine.min():.4f} at the least"
+        else:
+            note += f", total variation weight {ascent.total_variation:g}"
+        layers.append(entry)
+        margin = max(1, row.receptive_field // 4)
+        top, bottom = max(0, box.top - margin), min(size - 1, box.bottom + margin)
+        left, right = max(0, box.left - margin), min(size - 1, box.right + margin)
+        panels.append({"name": row.layer, "note": note,
+                       "images": optima.sum(1)[:, top:bottom + 1, left:right + 1].cpu().numpy()})
+    record = {"dataset": dataset, "arch": arch, "radius": radius, "steps": steps, "layers": layers}
+    write_json(json_path, record)
+    figures.plot_optimal_inputs(
+        panels, f"{arch} on {dataset}: the input that drives each channel's centre unit highest "
+        f"(L2 norm {radius:.1f}, a typical test image's), around the unit's field", png_path)
+    log.info("%s: optimal inputs of %s", arch, ", ".join(entry["layer"] for entry in layers))
+    return record
