@@ -140,6 +140,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                         "images": RNG.normal(size=(20, 7, 7))},
                                        {"name": "features.3", "note": "8-pixel field",
                                         "images": RNG.normal(size=(5, 12, 12))}], "title": TITLE},
+    "plot_weight_changes": {"layers": [{"name": name, "edges": np.linspace(-1, 1, 11),
+                                        "init": RNG.integers(0, 9, 10), "trained": RNG.integers(0, 9, 10),
+                                        "change": 0.4} for name in ("features.0", "classifier.1")],
+                            "title": TITLE},
 }
 BUILDERS = {name: function for module in (evaluation, inspection, comparison, attribution, units)
             for name, function in inspect.getmembers(module, inspect.isfunction)

@@ -583,3 +583,25 @@ def test_optimal_inputs_of_a_trained_run(runs: Path) -> None:
     assert (first["total_variation"], second["total_variation"]) == (0.0, 0.02)
     assert record["radius"] > 1
     assert (run / artifacts.OPTIMAL_INPUTS.png).stat().st_size > 10_000
+
+
+def test_weight_changes_of_a_trained_run(runs: Path) -> None:
+    """weight_changes on the fixture's digitcnn: every learned layer moved from the weights
+    its seed draws, the table and the figure written."""
+    from cnnlab.steps import units
+
+    run = run_dir(runs, "mnist", "digitcnn")
+    rows = units.weight_changes(
+        dataset="mnist", arch="digitcnn", training_seed=0, record_path=runs / "mnist.json",
+        model_path=run / artifacts.TRAIN.model, csv_path=run / artifacts.WEIGHT_CHANGES.csv,
+        png_path=run / artifacts.WEIGHT_CHANGES.png)
+    assert [r["layer"] for r in read_csv(run / artifacts.WEIGHT_CHANGES.csv)] == [
+        "features.0", "features.3", "classifier.1", "classifier.4"]
+    assert all(0 < r["relative_change"] < 10 for r in rows)
+    # Another seed's draw is not where this run started: it is far from the trained weights.
+    other = units.weight_changes(
+        dataset="mnist", arch="digitcnn", training_seed=1, record_path=runs / "mnist.json",
+        model_path=run / artifacts.TRAIN.model, csv_path=run / "other.csv",
+        png_path=run / "other.png")
+    assert all(o["relative_change"] > r["relative_change"] for o, r in zip(other, rows, strict=True))
+    assert (run / artifacts.WEIGHT_CHANGES.png).stat().st_size > 10_000

@@ -37,6 +37,7 @@ def test_default_config_plans_every_train_and_evaluate_job(tmp_path: Path) -> No
                     "evaluate_seed": 2 * (2 + 2 + 6), "param_breakdown": 7, "calibrate": 7,
                     "extract_filters": 5, "explain_decisions": 5, "effective_receptive_fields": 5,
                     "top_activating_images": 5, "embed_representations": 7, "optimise_inputs": 5,
+                    "weight_changes": 7,
                     "compare_embeddings": 1,
                     "extract_feature_maps": 5, "receptive_fields": 5, "measure_sparsity": 5,
                     **compare, "all": 1}
@@ -55,6 +56,7 @@ def test_full_config_plans_three_datasets(tmp_path: Path) -> None:
         "param_breakdown": 16, "calibrate": 16, "extract_filters": 12, "explain_decisions": 12,
         "effective_receptive_fields": 12, "top_activating_images": 12,
         "embed_representations": 16, "compare_embeddings": 3, "optimise_inputs": 12,
+        "weight_changes": 16,
         "extract_feature_maps": 12,
         "receptive_fields": 12, "measure_sparsity": 12, **compare, "all": 1}
 
@@ -255,11 +257,12 @@ def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
     write_config(tmp_path, small_config(mlp={"lr": 0.002}))
     result = snakemake(tmp_path, "-n", "--cores", "2")
     # (parameter tables and receptive fields depend on the architecture alone: not rerun; the
-    # MLP's permuted and subset runs use the same recipe; its calibration and embedding, and
-    # the comparisons that include it)
+    # MLP's permuted and subset runs use the same recipe; its calibration, embedding and
+    # weight changes, and the comparisons that include it)
     assert planned_jobs(result.stdout) == {
         "train": 3, "evaluate": 3, "measure_sparsity": 1, "calibrate": 1,
-        "embed_representations": 1, "compare_embeddings": 1, "compare_cost": 1,
+        "embed_representations": 1, "compare_embeddings": 1, "weight_changes": 1,
+        "compare_cost": 1,
         "compare_translation": 1, "compare_permutation": 1, "compare_data_efficiency": 1,
         "compare_training_dynamics": 1, "render_report": 1, "all": 1}
     assert "arch=digitcnn" not in result.stdout

@@ -127,6 +127,7 @@ SPARSITY = TablePlot("sparsity.csv", "sparsity.png")
 RECEPTIVE_FIELD = TablePlot("receptive_field.csv", "receptive_field.png")
 EFFECTIVE_FIELD = TablePlot("effective_field.csv", "effective_field.png")
 OPTIMAL_INPUTS = JsonPlot("optimal_inputs.json", "optimal_inputs.png")
+WEIGHT_CHANGES = TablePlot("weights.csv", "weights.png")
 COST = TablePlot("cost.csv", "cost.png")
 DENSE_EQUIVALENT = DenseEquivalentFiles()
 TRANSLATION = TestedTablePlot("translation.csv", "translation.png", "translation_tests.csv")
@@ -172,10 +173,11 @@ def compare_file(name: str, dataset: str = "{dataset}") -> str:
 
 def run_outputs(*, convolutional: bool, has_relu: bool) -> list[str]:
     """File names under results/{dataset}/{arch}/ that apply to an architecture: evaluation,
-    calibration, embedding and parameters for all, sparsity where there are ReLUs, the rest (filters,
-    feature maps, receptive fields, effective ones, top images, optimal inputs, attribution) for
-    convolutional ones."""
-    names = [*EVALUATE, *CALIBRATION, *EMBEDDING, PARAMS.csv, PARAMS.png, PARAMS.flow]
+    calibration, embedding, weight changes and parameters for all, sparsity where there are
+    ReLUs, the rest (filters, feature maps, receptive fields, effective ones, top images,
+    optimal inputs, attribution) for convolutional ones."""
+    names = [*EVALUATE, *CALIBRATION, *EMBEDDING, *WEIGHT_CHANGES, PARAMS.csv, PARAMS.png,
+             PARAMS.flow]
     if has_relu:
         names += [*SPARSITY]
     if convolutional:

@@ -15,6 +15,7 @@ from cnnlab.artifacts import (  # noqa: E402
     ATTRIBUTION, CALIBRATION, COST, DATA_EFFICIENCY, DENSE_EQUIVALENT, EFFECTIVE_FIELD, EMBEDDING,
     EMBEDDINGS, EVALUATE, FEATURE_MAPS, FILTERS, OPTIMAL_INPUTS, PARAMS, PERMUTATION,
     RECEPTIVE_FIELD, REPORT_FILES, SPARSITY, TOP_IMAGES, TRAIN, TRAINING_DYNAMICS, TRANSLATION,
+    WEIGHT_CHANGES,
     checkpoint_dir, compare_file, compare_outputs, data_file, dataset_file, kept_runs_dir,
     report_file, run_file, run_outputs, seed_files,
 )

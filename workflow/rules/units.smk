@@ -121,3 +121,25 @@ rule optimise_inputs:
         gpu=gpu_request,
     script:
         "../../scripts/optimise_inputs.py"
+
+
+# Weights only, on the CPU: a light job (no pass over the data).
+rule weight_changes:
+    input:
+        record=data_file("record"),
+        model=run_file(TRAIN.model),
+    output:
+        csv=run_file(WEIGHT_CHANGES.csv),
+        png=report(
+            run_file(WEIGHT_CHANGES.png),
+            caption="../report/captions/weights.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
+    params:
+        # The model's first training seed: its initial weights are drawn again from it.
+        training_seed=training_seed,
+    log:
+        "results/logs/{dataset}/{arch}/weight_changes.log",
+    script:
+        "../../scripts/weight_changes.py"

@@ -27,7 +27,7 @@ from cnnlab.report.model_findings import (
 
 # What the templates call each figure and table, and the artifact it is read from.
 RUN_FIGURES = {"confusion": names.EVALUATE.confusion, "curves": names.EVALUATE.curves,
-               "reliability": names.CALIBRATION.png,
+               "reliability": names.CALIBRATION.png, "weights": names.WEIGHT_CHANGES.png,
                "misclassified": names.EVALUATE.misclassified, "params": names.PARAMS.png,
                "shape_flow": names.PARAMS.flow}
 CONV_FIGURES = {"filters": names.FILTERS.filters, "filters_signed": names.FILTERS.signed,
@@ -166,6 +166,7 @@ def collect_context(
             "params": params, "mult_adds": sum(r["mult_adds"] for r in params),
             "seeds": seeds[arch], "accuracy": accuracy.as_dict(),
             "calibration": read_json(base / names.CALIBRATION.json),
+            "weights": typed_rows(read_csv(base / names.WEIGHT_CHANGES.csv)),
             "seed_accuracies": [m["test_accuracy"] for m in every_seed],
             "history": typed_rows(read_csv(base / names.TRAIN.history)),
             "fig": {key: figures(f"{dataset}/{arch}/{name}") for key, name in RUN_FIGURES.items()},

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from cnnlab import datasets
-from cnnlab.analysis import effective_field, embedding, receptive_field, top_images
+from cnnlab.analysis import effective_field, embedding, receptive_field, top_images, weights
 from cnnlab.analysis import optimal_inputs as optimal
 from cnnlab.analysis.receptive_field import ReceptiveFieldError
 from cnnlab.artifacts import TOP_IMAGES
@@ -230,3 +231,35 @@ def optimal_inputs(*, dataset: str, arch: str, threads: int, seed: int, steps: i
         f"(L2 norm {radius:.1f}, a typical test image's), around the unit's field", png_path)
     log.info("%s: optimal inputs of %s", arch, ", ".join(entry["layer"] for entry in layers))
     return record
+
+
+WEIGHT_COLUMNS = ["layer", "type", "weights", "norm_init", "norm_trained", "relative_change",
+                  "std_init", "std_trained"]
+
+
+def weight_changes(*, dataset: str, arch: str, training_seed: int, record_path: Path | str,
+                   model_path: Path | str, csv_path: Path | str,
+                   png_path: Path | str) -> list[dict[str, Any]]:
+    """How far training moved each learned layer's weights from the ones it started from
+    (drawn again from ``training_seed``, as the trainer drew them)."""
+    classes = len(read_json(record_path)["classes"])
+    cpu = torch.device("cpu")
+    trained = load_trained_model(arch, model_path, classes, cpu)
+    seed_everything(training_seed)  # the trainer seeds the same way: its starting point
+    initial = create_model(arch, num_classes=classes)
+    rows = weights.weight_changes(initial, trained)
+    write_csv(csv_path, rows, WEIGHT_COLUMNS)
+    before, after = weights.learned_weights(initial), weights.learned_weights(trained)
+    layers = []
+    for row in rows:
+        counts_init, counts_trained, edges = weights.histogram_pair(before[row["layer"]],
+                                                                    after[row["layer"]])
+        layers.append({"name": row["layer"], "edges": edges, "init": counts_init,
+                       "trained": counts_trained, "change": row["relative_change"]})
+    figures.plot_weight_changes(
+        layers, f"{arch} on {dataset}: each learned layer's weights at initialisation and "
+        f"trained (seed {training_seed})", png_path)
+    most = max(rows, key=lambda r: r["relative_change"])
+    log.info("%s: largest relative weight change %.3f at %s", arch, most["relative_change"],
+             most["layer"])
+    return rows
