@@ -22,7 +22,7 @@ def test_relative_change_is_the_norm_of_the_difference_over_the_initial_norm() -
     assert list(rows) == ["features.0", "features.3", "classifier.1", "classifier.4"]
     assert rows["features.0"]["relative_change"] == pytest.approx(0.5, rel=1e-6)
     assert rows["features.3"]["relative_change"] == 0.0
-    last = initial.classifier[4].weight
+    last = initial.classifier[4].weight.detach()
     assert rows["classifier.4"]["relative_change"] == pytest.approx(
         float(np.sqrt(last.numel()) / last.norm()), rel=1e-6)
     assert rows["features.0"]["norm_trained"] == pytest.approx(1.5 * rows["features.0"]["norm_init"])
