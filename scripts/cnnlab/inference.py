@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from cnnlab.datasets import PreparedData, Split
-from cnnlab.device import autocast, to_device, use_bf16
+from cnnlab.device import autocast, seed_everything, to_device, use_bf16
 from cnnlab.io import read_json
 from cnnlab.models import create_model
 
@@ -37,6 +37,14 @@ def load_trained_model(arch: str, path: Path | str, num_classes: int,
     except (RuntimeError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"{path}: does not hold {arch} weights ({exc})") from exc
     return model.to(device).eval()
+
+
+def initial_model(arch: str, num_classes: int, seed: int) -> nn.Module:
+    """``arch`` with the weights a run with training seed ``seed`` starts from: the trainer
+    builds its model here, and the inspections that compare with initialisation draw it
+    again here."""
+    seed_everything(seed)
+    return create_model(arch, num_classes=num_classes)
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,6 @@ FAILING_CORRELATION = 0.3
 # Points of the deletion and insertion curves: 0, 5%, ..., 100% of the pixels.
 CURVE_POINTS = 21
 RANDOM_ORDER = "random"
-# Perturbed images per forward pass (attribution's, for the same reason).
-PASS_SIZE = attribution.PASS_SIZE
 
 
 def learned_layers(model: nn.Module) -> list[str]:
@@ -139,7 +137,7 @@ def random_order(count: int, pixels: int, rng: np.random.Generator) -> np.ndarra
 @torch.no_grad()
 def perturbation_curves(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                         order: np.ndarray, baseline: torch.Tensor, points: int = CURVE_POINTS,
-                        inputs_per_pass: int = PASS_SIZE,
+                        inputs_per_pass: int = attribution.PASS_SIZE,
                         memory_format: torch.memory_format = torch.contiguous_format,
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The fractions of pixels changed, and the target-class probability of each image (N,

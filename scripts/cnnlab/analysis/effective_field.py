@@ -42,6 +42,11 @@ class Box:
         high = min(image - 1, math.floor(centre + (size - 1) / 2))
         return cls(low, high, low, high)
 
+    def grown(self, margin: int, image: int) -> "Box":
+        """The box with ``margin`` pixels more on every side, clipped to the image."""
+        return Box(max(0, self.top - margin), min(image - 1, self.bottom + margin),
+                   max(0, self.left - margin), min(image - 1, self.right + margin))
+
     def corners(self) -> list[int]:
         """[top, bottom, left, right], as the artifacts record a box."""
         return [self.top, self.bottom, self.left, self.right]
@@ -140,8 +145,7 @@ def measure(model: nn.Module, images: torch.Tensor, state: str) -> list[dict[str
     graph = receptive_field.trace(model)
     size = images.shape[-1]
     results = []
-    rows = [row for row in receptive_field.analytic_table(model, size, graph)
-            if row.type == "Conv2d"]
+    rows = receptive_field.convolution_rows(model, size, graph)
     called_twice = sorted({row.layer for row in rows if [r.layer for r in rows].count(row.layer) > 1})
     if called_twice:
         # The truncated graph stops at a module's first call: a second would be measured wrong.

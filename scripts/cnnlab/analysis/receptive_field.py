@@ -181,6 +181,12 @@ def analytic_table(model: nn.Module, input_size: int,
     return rows
 
 
+def convolution_rows(model: nn.Module, input_size: int,
+                     graph: fx.GraphModule | None = None) -> list[FieldRow]:
+    """The rows of :func:`analytic_table` that are convolutions, in graph order."""
+    return [row for row in analytic_table(model, input_size, graph) if row.type == "Conv2d"]
+
+
 def _module_geometry(module: nn.Module, name: str, g: Any, rows: list[FieldRow]) -> Any:
     if g == GLOBAL or isinstance(module, GLOBAL_MODULES):
         return GLOBAL

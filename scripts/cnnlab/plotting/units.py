@@ -12,9 +12,23 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from cnnlab.analysis.effective_field import Box
 from cnnlab.plotting.base import figure_builder, literal, save, subplots
 
 STATES = (("init", "at initialisation"), ("trained", "trained"))
+
+
+def _paired_grid(count: int, per_row: int, width: float, height: float) -> tuple[Figure, Any, int]:
+    """A figure for ``count`` items side by side, ``per_row`` a row, each item two panels one
+    above the other (``width`` x ``height`` inches for both): the figure, its axes (all off
+    until drawn on) and the number of columns."""
+    columns = min(per_row, count)
+    blocks = math.ceil(count / columns)
+    fig, axes = subplots(2 * blocks, columns, figsize=(width * columns + 0.5, height * blocks + 0.6),
+                         squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, axes, columns
 
 
 @figure_builder
@@ -24,27 +38,22 @@ def plot_effective_fields(results: Sequence[dict[str, Any]], title: str,
     peak, with the theoretical field of the unit outlined (clipped to the image)."""
     layers = list(dict.fromkeys(r["layer"] for r in results))
     by_key = {(r["layer"], r["state"]): r for r in results}
-    columns = min(per_row, len(layers))
-    blocks = math.ceil(len(layers) / columns)
-    fig, axes = subplots(2 * blocks, columns, figsize=(2.1 * columns + 0.6, 4.6 * blocks + 0.5),
-                         squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
+    fig, axes, columns = _paired_grid(len(layers), per_row, 2.1, 4.6)
     for i, layer in enumerate(layers):
         block, column = divmod(i, columns)
         for r, (state, label) in enumerate(STATES):
             ax = axes[2 * block + r, column]
             result = by_key[(layer, state)]
             field = result["field"]
+            box = Box(*result["box"])
             top, bottom, left, right = result["box"]
             # The field and a margin around it, not the whole image: a 3-pixel field of a
             # 28-pixel image would be a dot.
-            margin = max(2, (bottom - top + 1) // 4)
-            r0, r1 = max(0, top - margin), min(field.shape[0] - 1, bottom + margin)
-            c0, c1 = max(0, left - margin), min(field.shape[1] - 1, right + margin)
+            crop = box.grown(max(2, (bottom - top + 1) // 4), field.shape[0])
             ax.axis("on")
-            ax.imshow(field[r0:r1 + 1, c0:c1 + 1] / field.max(), cmap="magma", vmin=0, vmax=1,
-                      extent=(c0 - 0.5, c1 + 0.5, r1 + 0.5, r0 - 0.5))
+            ax.imshow(field[crop.top:crop.bottom + 1, crop.left:crop.right + 1] / field.max(),
+                      cmap="magma", vmin=0, vmax=1,
+                      extent=(crop.left - 0.5, crop.right + 0.5, crop.bottom + 0.5, crop.top - 0.5))
             ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1,
                                    fill=False, edgecolor="#4fc3f7", linewidth=1.2))
             ax.set_xticks([])
@@ -110,12 +119,7 @@ def plot_embeddings(rows: Sequence[dict[str, Any]], projections: Sequence[dict[s
                     per_row: int = 4) -> Figure:
     """Per model, its PCA (above) and t-SNE (below) projection, points coloured by true class,
     with the model's k-NN accuracy and silhouette score; ``per_row`` models side by side."""
-    columns = min(per_row, len(rows))
-    blocks = math.ceil(len(rows) / columns)
-    fig, axes = subplots(2 * blocks, columns, figsize=(2.4 * columns + 0.5, 4.9 * blocks + 0.7),
-                         squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
+    fig, axes, columns = _paired_grid(len(rows), per_row, 2.4, 4.9)
     colours = matplotlib.colormaps["tab10"](np.linspace(0, 1, 10))
     for i, (row, projection) in enumerate(zip(rows, projections, strict=True)):
         block, column = divmod(i, columns)

@@ -14,8 +14,8 @@ from cnnlab import datasets
 from cnnlab.analysis import activations, filters, layers
 from cnnlab.analysis import receptive_field as rfmod
 from cnnlab.artifacts import FEATURE_MAPS
-from cnnlab.device import seed_everything, select_device, to_device, use_threads
-from cnnlab.inference import load_trained_model
+from cnnlab.device import select_device, to_device, use_threads
+from cnnlab.inference import initial_model, load_trained_model
 from cnnlab.io import read_json, write_csv, write_json
 from cnnlab.models import create_model, model_spec
 from cnnlab.plotting import inspection as figures
@@ -36,8 +36,7 @@ def extract_filters(*, dataset: str, arch: str, seed: int, model_path: Path | st
     device = torch.device("cpu")
     num_classes = _num_classes(record_path)
     trained = load_trained_model(arch, model_path, num_classes, device)
-    seed_everything(seed)  # the trainer seeds the same way, so this is its starting point
-    initial = create_model(arch, num_classes=num_classes)
+    initial = initial_model(arch, num_classes, seed)
     name, conv = filters.first_conv(trained)
     _, conv_init = filters.first_conv(initial)
     shape = "x".join(map(str, conv.weight.shape[1:]))

@@ -14,8 +14,9 @@ import torch
 
 from cnnlab import datasets, device, kept_runs, training
 from cnnlab.artifacts import TRAIN
+from cnnlab.inference import initial_model
 from cnnlab.io import read_json, write_json
-from cnnlab.models import count_parameters, create_model, model_spec
+from cnnlab.models import count_parameters, model_spec
 from cnnlab.steps.runtime import tell_terminal
 
 log = logging.getLogger("cnnlab")
@@ -82,8 +83,7 @@ def train_model(
         return restored  # before the images are loaded: restoring costs only the copies
     data = datasets.load_prepared(npz_path, record_path)
     target = device.select_device(device_preference)
-    device.seed_everything(seed)
-    model = create_model(arch, num_classes=len(data.classes))
+    model = initial_model(arch, len(data.classes), seed)
     augment = resolve_augment(recipe.augment, dataset)
     log.info("training %s on %s (%d images) on %s with %d threads: %s, augment=%s", arch,
              dataset, len(data.train.labels), target, torch.get_num_threads(), recipe, augment)

@@ -16,13 +16,19 @@ from cnnlab.analysis import effective_field, embedding, receptive_field, top_ima
 from cnnlab.analysis import optimal_inputs as optimal
 from cnnlab.analysis.receptive_field import ReceptiveFieldError
 from cnnlab.artifacts import TOP_IMAGES
-from cnnlab.device import seed_everything, select_device, to_device, use_threads
-from cnnlab.inference import load_trained_model
+from cnnlab.device import select_device, to_device, use_threads
+from cnnlab.inference import initial_model, load_trained_model
 from cnnlab.io import atomic_target, read_json, write_csv, write_json
-from cnnlab.models import create_model, model_spec
+from cnnlab.models import model_spec
 from cnnlab.plotting import units as figures
 
 log = logging.getLogger("cnnlab")
+
+def seeded_sample(total: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` of ``total`` indices drawn without replacement (all where there are fewer),
+    in ascending order."""
+    return np.sort(rng.permutation(total)[:count])
+
 
 ERF_COLUMNS = ["layer", "state", "images", "receptive_field", "sigma_rows", "sigma_cols", "fit_sigma_rows",
                "fit_sigma_cols", "fit_r_squared", "mass_share", "outside_mass", "box_top",
@@ -40,12 +46,11 @@ def effective_receptive_fields(*, dataset: str, arch: str, threads: int, seed: i
     use_threads(threads)
     device = select_device(device_preference)
     data = datasets.load_prepared(npz_path, record_path)
-    sample = np.sort(np.random.default_rng(seed).permutation(len(data.test.labels))[:images])
+    sample = seeded_sample(len(data.test.labels), images, np.random.default_rng(seed))
     x, _ = to_device(datasets.Split(data.test.images[sample], data.test.labels[sample]),
                      data.mean, data.std, device)
     trained = load_trained_model(arch, model_path, len(data.classes), device).float()
-    seed_everything(training_seed)  # the trainer seeds the same way: its starting point
-    initial = create_model(arch, num_classes=len(data.classes)).to(device)
+    initial = initial_model(arch, len(data.classes), training_seed).to(device)
     results = [*effective_field.measure(initial, x, "init"),
                *effective_field.measure(trained, x, "trained")]
     leaking = [f"{r['layer']} ({r['state']})" for r in results
@@ -82,13 +87,12 @@ def top_activating_images(*, dataset: str, arch: str, threads: int, channels: in
     size = x.shape[-1]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    convolutions = [(number, row) for number, row in
-                    enumerate(receptive_field.analytic_table(model, size)) if row.type == "Conv2d"]
-    names = [row.layer for _, row in convolutions]
+    convolutions = receptive_field.convolution_rows(model, size)
+    names = [row.layer for row in convolutions]
     peaks_of = top_images.channel_peaks(model, names, x, batch_size,
                                         top_images.batch_norm_signs(model, names))
     layers = []
-    for number, row in convolutions:
+    for number, row in enumerate(convolutions):
         peaks = peaks_of[row.layer]
         top = top_images.top_images(peaks)
         entries = [[{"image": int(i), "value": float(peaks.values[i, c]),
@@ -126,8 +130,8 @@ def embed_representations(*, dataset: str, arch: str, threads: int, seed: int, i
     model = load_trained_model(arch, model_path, len(data.classes), device).float()
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
-    test_sample = np.sort(rng.permutation(len(data.test.labels))[:images])
-    train_sample = np.sort(rng.permutation(len(data.train.labels))[:knn_images])
+    test_sample = seeded_sample(len(data.test.labels), images, rng)
+    train_sample = seeded_sample(len(data.train.labels), knn_images, rng)
     features = {}
     for name, split, sample in (("test", data.test, test_sample), ("train", data.train, train_sample)):
         x, _ = to_device(datasets.Split(split.images[sample], split.labels[sample]),
@@ -198,8 +202,7 @@ def optimal_inputs(*, dataset: str, arch: str, threads: int, seed: int, steps: i
     model = load_trained_model(arch, model_path, len(data.classes), device).float().eval()
     graph = receptive_field.trace(model)
     size = x.shape[-1]
-    convolutions = [row for row in receptive_field.analytic_table(model, size, graph)
-                    if row.type == "Conv2d"][:2]
+    convolutions = receptive_field.convolution_rows(model, size, graph)[:2]
     layers, panels = [], []
     for number, row in enumerate(convolutions):
         convolution = model.get_submodule(row.layer)
@@ -219,11 +222,9 @@ def optimal_inputs(*, dataset: str, arch: str, threads: int, seed: int, steps: i
         else:
             note += f", total variation weight {ascent.total_variation:g}"
         layers.append(entry)
-        margin = max(1, row.receptive_field // 4)
-        top, bottom = max(0, box.top - margin), min(size - 1, box.bottom + margin)
-        left, right = max(0, box.left - margin), min(size - 1, box.right + margin)
-        panels.append({"name": row.layer, "note": note,
-                       "images": optima.sum(1)[:, top:bottom + 1, left:right + 1].cpu().numpy()})
+        crop = box.grown(max(1, row.receptive_field // 4), size)
+        panels.append({"name": row.layer, "note": note, "images": optima.sum(1)[
+            :, crop.top:crop.bottom + 1, crop.left:crop.right + 1].cpu().numpy()})
     record = {"dataset": dataset, "arch": arch, "radius": radius, "steps": steps, "layers": layers}
     write_json(json_path, record)
     figures.plot_optimal_inputs(
@@ -245,8 +246,7 @@ def weight_changes(*, dataset: str, arch: str, training_seed: int, record_path: 
     classes = len(read_json(record_path)["classes"])
     cpu = torch.device("cpu")
     trained = load_trained_model(arch, model_path, classes, cpu)
-    seed_everything(training_seed)  # the trainer seeds the same way: its starting point
-    initial = create_model(arch, num_classes=classes)
+    initial = initial_model(arch, classes, training_seed)
     rows = weights.weight_changes(initial, trained)
     write_csv(csv_path, rows, WEIGHT_COLUMNS)
     before, after = weights.learned_weights(initial), weights.learned_weights(trained)
