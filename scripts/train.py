@@ -20,6 +20,7 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         model_path=snakemake.output.model,
         history_path=snakemake.output.history,
         train_record_path=snakemake.output.record,
+        trajectory_path=snakemake.output.trajectory,
         eval_batch_size=snakemake.params.eval_batch_size,
         retrain=retrain_requested(),
     )

@@ -12,6 +12,9 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         training_seed=snakemake.params.training_seed,
         record_path=snakemake.input.record,
         model_path=snakemake.input.model,
+        trajectory_path=snakemake.input.trajectory,
         csv_path=snakemake.output.csv,
         png_path=snakemake.output.png,
+        evolution_csv_path=snakemake.output.evolution_csv,
+        evolution_png_path=snakemake.output.evolution,
     )

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 from cnnlab.analysis.attribution import METHODS
-from cnnlab.plotting import attribution, comparison, evaluation, inspection, units
+from cnnlab.plotting import attribution, comparison, evaluation, inspection, units, weights
+import matplotlib
 from matplotlib import cbook
 from matplotlib.text import Text
 
@@ -144,8 +145,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
                                         "init": RNG.integers(0, 9, 10), "trained": RNG.integers(0, 9, 10),
                                         "change": 0.4} for name in ("features.0", "classifier.1")],
                             "title": TITLE},
+    "plot_weight_evolution": {"trajectory": {
+        "epochs": np.arange(4), "layers": ["features.0", DOLLARS],
+        "relative_change": np.array([[0, 0], [0.3, 0.5], [0.4, 0.7], [0.45, 0.8]]),
+        "kernel_layer": "features.0", "kernels": RNG.normal(size=(4, 20, 1, 3, 3))},
+        "title": TITLE},
 }
-BUILDERS = {name: function for module in (evaluation, inspection, comparison, attribution, units)
+BUILDERS = {name: function for module in (evaluation, inspection, comparison, attribution, units,
+                                                   weights)
             for name, function in inspect.getmembers(module, inspect.isfunction)
             if name.startswith("plot_") and function.__module__ == module.__name__}
 
@@ -306,3 +313,32 @@ def test_permutation_legend_names_the_intervals_used(tmp_path: Path) -> None:
     fig = comparison.plot_permutation(**SAMPLES["plot_permutation"], path=tmp_path / "p.png")
     title = fig.axes[0].get_legend().get_title().get_text()
     assert "95% interval" in title and T_INTERVAL in title and BOOTSTRAP in title
+
+
+@pytest.mark.parametrize("epochs,channels,shown,drawn", [
+    (4, 32, [0, 1, 2, 3], 32),  # few epochs: every channel, in 4 blocks of 8
+    (4, 64, [0, 1, 2, 3], 32),  # never more than 32 channels
+    (31, 64, [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30], 16),  # 11 epochs, 2 blocks
+    (2, 6, [0, 1], 6),
+])
+def test_the_strip_draws_evenly_spaced_epochs_first_and_last(epochs: int, channels: int,
+                                                             shown: list[int], drawn: int) -> None:
+    chosen, count = weights.strip_selection(epochs, channels)
+    assert (chosen.tolist(), count) == (shown, drawn)
+
+
+def test_the_strip_puts_each_kernel_in_its_cell_on_its_channels_scale() -> None:
+    kernels = np.zeros((3, 10, 1, 3, 3))
+    kernels[0, 8, 0, 1, 1] = -2.0  # channel 8 (second block, first row), epoch 0: blue centre
+    kernels[2, 8, 0, 0, 0] = 1.0  # epoch 2: half as strong, red corner
+    canvas = weights._strip_canvas(kernels, np.array([0, 1, 2]), 10)
+    cell, block = 4, 3 * 4 + 3  # a kernel's width of white between blocks
+    assert canvas.shape == (8 * cell - 1, block + 3 * cell - 1, 3)
+    blue = canvas[1, block + 1]
+    red = canvas[0, block + 2 * cell]
+    assert blue[2] > blue[0] and red[0] > red[2]  # sign as colour
+    middle = matplotlib.colormaps["RdBu_r"](0.5)[:3]  # the diverging map's (near-white) zero
+    assert np.allclose(canvas[1, block + cell + 1], middle)  # epoch 1: all zero
+    strength = lambda rgb: 1 - rgb.min()  # noqa: E731 (distance from white)
+    assert strength(blue) > strength(red) > 0.2  # one scale over the epochs: -2 beats 1
+    assert np.all(canvas[:, 3 * cell - 1:block] == 1.0)  # the gap between blocks stays white

@@ -252,3 +252,14 @@ def test_embedding_findings_compare_cnns_with_the_best_dense_model() -> None:
     assert "most clearly clustered representation is mlp's (0.40; 0.06 to 0.40 over the models)" in text
     assert "(84 to 784 features)" in text
     assert embedding_findings([]) == []
+
+
+def test_weight_evolution_summary_reads_the_first_epochs_share() -> None:
+    from cnnlab.report.model_findings import weight_evolution_summary
+
+    rows = [{"epoch": e, "layer": layer, "relative_change": change}
+            for e, changes in enumerate([(0.0, 0.0), (0.3, 0.9), (0.5, 1.0), (0.6, 1.2)])
+            for layer, change in zip(("conv", "fc"), changes, strict=True)]
+    assert weight_evolution_summary(rows) == {"epochs": 3, "low": 0.5, "low_layer": "conv",
+                                              "high": 0.75, "high_layer": "fc"}
+    assert weight_evolution_summary([r for r in rows if r["epoch"] < 2]) is None  # one epoch

@@ -328,7 +328,8 @@ def test_two_seeds_are_two_runs_with_their_own_records(tmp_path: Path) -> None:
             seed=seed, threads=1, npz_path=tmp_path / "mnist.npz", record_path=tmp_path / "mnist.json",
             checkpoint_dir=tmp_path / "checkpoints", kept_runs_dir=kept_runs,
             model_path=out / artifacts.TRAIN.model, history_path=out / artifacts.TRAIN.history,
-            train_record_path=out / artifacts.TRAIN.record, eval_batch_size=7)
+            train_record_path=out / artifacts.TRAIN.record,
+            trajectory_path=out / artifacts.TRAIN.trajectory, eval_batch_size=7)
         return record, out
 
     record_0, plain = run(0, "plain")

@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from cnnlab import artifacts, kept_runs, manifest
-from cnnlab.io import read_csv, read_json
+from cnnlab.analysis import weights
+from cnnlab.inference import initial_model, load_trained_model
+from cnnlab.io import read_csv, read_json, typed_rows
 from cnnlab.models import count_parameters, create_model
 from cnnlab.predictions import load_correct
 from cnnlab.steps import compare, data, evaluate, inspect, train
@@ -75,7 +78,7 @@ def train_run(root: Path, dataset: str, arch: str, npz: str, record: str, seed: 
         record_path=root / record, checkpoint_dir=root / "checkpoints" / dataset / arch,
         kept_runs_dir=root / "runs" / dataset / arch, model_path=run / artifacts.TRAIN.model,
         history_path=run / artifacts.TRAIN.history, train_record_path=run / artifacts.TRAIN.record,
-        eval_batch_size=7)
+        trajectory_path=run / artifacts.TRAIN.trajectory, eval_batch_size=7)
 
 
 def evaluate_run(root: Path, dataset: str, arch: str, npz: str, record: str, seed: int = 0,
@@ -138,7 +141,8 @@ def test_a_restored_run_says_so_in_the_terminal_and_retrain_trains(
             npz_path=runs / "mnist.npz", record_path=runs / "mnist.json",
             checkpoint_dir=tmp_path / "checkpoints", kept_runs_dir=tmp_path / "kept",
             model_path=tmp_path / artifacts.TRAIN.model, history_path=tmp_path / artifacts.TRAIN.history,
-            train_record_path=tmp_path / artifacts.TRAIN.record, eval_batch_size=7, retrain=retrain)
+            train_record_path=tmp_path / artifacts.TRAIN.record,
+            trajectory_path=tmp_path / artifacts.TRAIN.trajectory, eval_batch_size=7, retrain=retrain)
 
     restored = train_mlp(retrain=kept_runs.retrain_requested({}))
     kept = Path(restored["restored_from"])
@@ -585,23 +589,39 @@ def test_optimal_inputs_of_a_trained_run(runs: Path) -> None:
     assert (run / artifacts.OPTIMAL_INPUTS.png).stat().st_size > 10_000
 
 
-def test_weight_changes_of_a_trained_run(runs: Path) -> None:
+def test_weight_changes_of_a_trained_run(runs: Path, tmp_path: Path) -> None:
     """weight_changes on the fixture's digitcnn: every learned layer moved from the weights
-    its seed draws, the table and the figure written."""
+    its seed draws; the trainer's trajectory starts there and ends at the trained weights, and
+    a trajectory that does not is refused."""
     from cnnlab.steps import units
 
     run = run_dir(runs, "mnist", "digitcnn")
-    rows = units.weight_changes(
-        dataset="mnist", arch="digitcnn", training_seed=0, record_path=runs / "mnist.json",
-        model_path=run / artifacts.TRAIN.model, csv_path=run / artifacts.WEIGHT_CHANGES.csv,
-        png_path=run / artifacts.WEIGHT_CHANGES.png)
-    assert [r["layer"] for r in read_csv(run / artifacts.WEIGHT_CHANGES.csv)] == [
-        "features.0", "features.3", "classifier.1", "classifier.4"]
+    paths = {"csv_path": run / artifacts.WEIGHT_CHANGES.csv,
+             "png_path": run / artifacts.WEIGHT_CHANGES.png,
+             "evolution_csv_path": run / artifacts.WEIGHT_CHANGES.evolution_csv,
+             "evolution_png_path": run / artifacts.WEIGHT_CHANGES.evolution}
+    common = {"dataset": "mnist", "arch": "digitcnn", "record_path": runs / "mnist.json",
+              "model_path": run / artifacts.TRAIN.model}
+    rows = units.weight_changes(training_seed=0, trajectory_path=run / artifacts.TRAIN.trajectory,
+                                **common, **paths)
+    layers = ["features.0", "features.3", "classifier.1", "classifier.4"]
+    assert [r["layer"] for r in read_csv(paths["csv_path"])] == layers
     assert all(0 < r["relative_change"] < 10 for r in rows)
-    # Another seed's draw is not where this run started: it is far from the trained weights.
-    other = units.weight_changes(
-        dataset="mnist", arch="digitcnn", training_seed=1, record_path=runs / "mnist.json",
-        model_path=run / artifacts.TRAIN.model, csv_path=run / "other.csv",
-        png_path=run / "other.png")
+    evolution = typed_rows(read_csv(paths["evolution_csv_path"]))
+    epochs = RECIPE["epochs"]
+    assert [(r["epoch"], r["layer"]) for r in evolution] == [
+        (e, name) for e in range(epochs + 1) for name in layers]
+    assert all(r["relative_change"] == 0 for r in evolution[:len(layers)])
+    assert [r["relative_change"] for r in evolution[-len(layers):]] == pytest.approx(
+        [r["relative_change"] for r in rows], rel=1e-5)
+    for path in (paths["png_path"], paths["evolution_png_path"]):
+        assert path.stat().st_size > 10_000
+    # Another seed's draw is not where this run started: it is far from the trained weights,
+    # and the trajectory, which starts at seed 0's draw, is refused as another run's.
+    trained = load_trained_model("digitcnn", common["model_path"], 10, torch.device("cpu"))
+    other = weights.weight_changes(initial_model("digitcnn", 10, 1), trained)
     assert all(o["relative_change"] > r["relative_change"] for o, r in zip(other, rows, strict=True))
-    assert (run / artifacts.WEIGHT_CHANGES.png).stat().st_size > 10_000
+    with pytest.raises(ValueError, match="does not belong to this model's run: its first kernels "
+                       "are not the ones drawn from the training seed. Train again: CNNLAB_RETRAIN=1"):
+        units.weight_changes(training_seed=1, trajectory_path=run / artifacts.TRAIN.trajectory,
+                             **common, **{k: tmp_path / v.name for k, v in paths.items()})

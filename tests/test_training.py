@@ -98,6 +98,33 @@ def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path: Path) ->
     assert result.resumed_from_epoch == 1
     assert weights_equal(resumed, full)
     assert [r["train_loss"] for r in result.history] == [r["train_loss"] for r in full_result.history]
+    # The weight trajectory is carried by the checkpoint: epoch 0 is the first process's draw.
+    resumed_arrays, full_arrays = result.trajectory.arrays(), full_result.trajectory.arrays()
+    assert resumed_arrays["epochs"].tolist() == [0, 1, 2, 3]
+    for name, array in full_arrays.items():
+        assert np.array_equal(resumed_arrays[name], array), name
+
+
+def test_the_weight_trajectory_runs_from_the_initial_to_the_trained_weights() -> None:
+    torch.manual_seed(0)
+    initial = create_model("digitcnn", num_classes=2)
+    start = {k: v.clone() for k, v in initial.state_dict().items()}
+    model, result = train(epochs=3)
+    arrays = result.trajectory.arrays()
+    assert arrays["epochs"].tolist() == [0, 1, 2, 3]
+    assert arrays["layers"].tolist() == ["features.0", "features.3", "classifier.1", "classifier.4"]
+    assert str(arrays["kernel_layer"]) == "features.0"
+    assert arrays["kernels"].shape == (4, 16, 1, 3, 3)
+    assert np.array_equal(arrays["kernels"][0], start["features.0.weight"].numpy())
+    assert np.array_equal(arrays["kernels"][-1], model.features[0].weight.detach().numpy())
+    assert arrays["relative_change"][0].tolist() == [0.0] * 4
+    last = model.classifier[4].weight.detach()
+    expected = float((last - start["classifier.4.weight"]).norm() / start["classifier.4.weight"].norm())
+    assert arrays["relative_change"][-1][3] == pytest.approx(expected, rel=1e-6)
+    # A model without convolutions has no kernels, only its layers' changes.
+    _, mlp = train(arch="mlp", epochs=1)
+    assert "kernels" not in mlp.trajectory.arrays()
+    assert mlp.trajectory.arrays()["relative_change"].shape == (2, 3)
 
 
 def test_checkpoint_of_another_run_is_ignored(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ class TrainFiles(NamedTuple):
     model: str = "model.pt"
     history: str = "history.csv"
     record: str = "train.json"
+    # Per epoch: every learned layer's relative change and the first convolution's kernels.
+    trajectory: str = "weight_trajectory.npz"
 
 
 class EvaluateFiles(NamedTuple):
@@ -91,6 +93,14 @@ class JsonPlot(NamedTuple):
     png: str
 
 
+class WeightChangeFiles(NamedTuple):
+    csv: str = "weights.csv"
+    png: str = "weights.png"
+    # Per epoch of training (from the train step's weight trajectory).
+    evolution_csv: str = "weight_evolution.csv"
+    evolution: str = "weight_evolution.png"
+
+
 class TestedTablePlot(NamedTuple):
     """A table and its figure, and the tests of each CNN against each fully connected model."""
 
@@ -127,7 +137,7 @@ SPARSITY = TablePlot("sparsity.csv", "sparsity.png")
 RECEPTIVE_FIELD = TablePlot("receptive_field.csv", "receptive_field.png")
 EFFECTIVE_FIELD = TablePlot("effective_field.csv", "effective_field.png")
 OPTIMAL_INPUTS = JsonPlot("optimal_inputs.json", "optimal_inputs.png")
-WEIGHT_CHANGES = TablePlot("weights.csv", "weights.png")
+WEIGHT_CHANGES = WeightChangeFiles()
 COST = TablePlot("cost.csv", "cost.png")
 DENSE_EQUIVALENT = DenseEquivalentFiles()
 TRANSLATION = TestedTablePlot("translation.csv", "translation.png", "translation_tests.csv")

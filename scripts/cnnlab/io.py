@@ -86,6 +86,23 @@ def read_json(path: Path | str) -> Any:
         raise ArtifactReadError(f"{path}: cannot be read ({exc}); rerun the rule that writes it") from exc
 
 
+def write_npz(path: Path | str, arrays: Mapping[str, Any]) -> None:
+    """Write named arrays as an uncompressed ``.npz`` file, atomically."""
+    import numpy as np  # here: most steps never touch an .npz file
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def read_npz(path: Path | str) -> dict[str, Any]:
+    """Every array of an ``.npz`` file, read without unpickling anything."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in arrays.files}
+
+
 def write_csv(path: Path | str, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
     """Write ``rows`` under a header of ``columns`` (a header alone when there are no rows)."""
     buffer = io.StringIO(newline="")

@@ -3,20 +3,17 @@ evaluate step and read by the tests that pair two models on the same images. No 
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
-from cnnlab.io import atomic_write_bytes
+from cnnlab.io import write_npz
 
 
 def save_predictions(path: Path | str, labels: np.ndarray, predicted: np.ndarray,
                      confidence: np.ndarray) -> None:
     """Write true labels, predicted labels and the predicted class's probability per image."""
-    buffer = io.BytesIO()
-    np.savez(buffer, labels=labels, predicted=predicted, confidence=confidence)
-    atomic_write_bytes(path, buffer.getvalue())
+    write_npz(path, {"labels": labels, "predicted": predicted, "confidence": confidence})
 
 
 def load_correct(path: Path | str) -> np.ndarray:

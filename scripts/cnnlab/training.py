@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, TextIO
 import torch
 from torch import nn
 
+from cnnlab.analysis.weights import WeightTrajectory
 from cnnlab.datasets import PreparedData
 from cnnlab.device import autocast, configure_determinism, to_device, use_bf16
 from cnnlab.inference import evaluate_loss_accuracy
@@ -136,6 +137,7 @@ class FitResult:
     wall_seconds: float
     device: str
     bf16: bool = False
+    trajectory: WeightTrajectory | None = None
 
 
 def fit(
@@ -178,6 +180,7 @@ def fit(
     optimizer = make_optimizer(model, settings)
     scheduler = make_scheduler(optimizer, settings)
     history: list[dict[str, float]] = []
+    trajectory = WeightTrajectory(model)
     first_epoch = 0
     state = _read_checkpoint(checkpoint_path, device, progress)
     if state is not None:
@@ -186,10 +189,13 @@ def fit(
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             history = list(state["history"])
+            trajectory.load_state_dict(state["trajectory"])
             first_epoch = int(state["epoch"])
             if progress is not None:
                 print(f"resuming from the checkpoint of epoch {first_epoch}: {checkpoint_path}",
                       file=progress, flush=True)
+    if first_epoch == 0:
+        trajectory.record(model, 0)
     n = len(y_train)
     steps = math.ceil(n / settings.batch_size)
     model.train()
@@ -238,6 +244,7 @@ def fit(
             "images_per_second": n / train_seconds,
         }
         history.append(row)
+        trajectory.record(model, epoch + 1)
         if progress is not None:
             print(
                 f"epoch {epoch + 1}: train_loss={row['train_loss']:.4f} "
@@ -257,10 +264,12 @@ def fit(
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "history": history,
+                    "trajectory": trajectory.state_dict(),
                 },
                 checkpoint_path,
             )
-    return FitResult(history, first_epoch, time.perf_counter() - start, str(device), bf16)
+    return FitResult(history, first_epoch, time.perf_counter() - start, str(device), bf16,
+                     trajectory)
 
 
 def _read_checkpoint(path: Path | None, device: torch.device,

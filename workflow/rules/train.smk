@@ -6,6 +6,7 @@ rule train:
         model=run_file(TRAIN.model),
         history=run_file(TRAIN.history),
         record=run_file(TRAIN.record),
+        trajectory=run_file(TRAIN.trajectory),
     params:
         settings=training_settings,
         seed=training_seed,
@@ -32,6 +33,7 @@ use rule train as train_seed with:
         model=run_file(TRAIN.model, seed="{seed}"),
         history=run_file(TRAIN.history, seed="{seed}"),
         record=run_file(TRAIN.record, seed="{seed}"),
+        trajectory=run_file(TRAIN.trajectory, seed="{seed}"),
     log:
         "results/logs/{dataset}/{arch}/seed_{seed}/train.log",
     benchmark:

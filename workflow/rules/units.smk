@@ -128,11 +128,19 @@ rule weight_changes:
     input:
         record=data_file("record"),
         model=run_file(TRAIN.model),
+        trajectory=run_file(TRAIN.trajectory),
     output:
         csv=run_file(WEIGHT_CHANGES.csv),
         png=report(
             run_file(WEIGHT_CHANGES.png),
             caption="../report/captions/weights.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
+        evolution_csv=run_file(WEIGHT_CHANGES.evolution_csv),
+        evolution=report(
+            run_file(WEIGHT_CHANGES.evolution),
+            caption="../report/captions/weight_evolution.rst",
             category="{dataset}",
             subcategory="{arch}",
         ),

@@ -4,7 +4,6 @@ statistics, and the .npz + .json pair every later step loads."""
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -13,7 +12,7 @@ import numpy as np
 
 from cnnlab.datasets.catalog import DataError, validation_count
 from cnnlab.datasets.formats import RawDataset, Split
-from cnnlab.io import atomic_write_bytes, read_json, write_json
+from cnnlab.io import read_json, write_json, write_npz
 
 
 def balanced_subset(labels: np.ndarray, size: int, num_classes: int, seed: int) -> np.ndarray:
@@ -110,10 +109,8 @@ def save_prepared(arrays: Mapping[str, np.ndarray], record: Mapping[str, object]
     The record as written gains ``content_sha256`` (:func:`arrays_sha256`), by which training
     runs are keyed, so a moved project or a longer search path finds its finished runs again.
     """
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
     written = {**record, "content_sha256": arrays_sha256(arrays)}
-    atomic_write_bytes(npz_path, buffer.getvalue())
+    write_npz(npz_path, arrays)
     write_json(json_path, written)
     return written
 

@@ -176,31 +176,3 @@ def plot_optimal_inputs(layers: Sequence[dict[str, Any]], title: str, path: Path
     fig.suptitle(literal(title), fontsize=9)
     fig.tight_layout()
     return save(fig, path)
-
-
-@figure_builder
-def plot_weight_changes(layers: Sequence[dict[str, Any]], title: str, path: Path | str,
-                        per_row: int = 4) -> Figure:
-    """Per learned layer (``name``, ``edges``, ``init`` and ``trained`` counts, ``change``), the
-    distribution of its weights at initialisation and trained, on shared bins."""
-    columns = min(per_row, len(layers))
-    rows = math.ceil(len(layers) / columns)
-    fig, axes = subplots(rows, columns, figsize=(2.5 * columns + 0.4, 2.0 * rows + 0.8),
-                         squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, layer in zip(axes.flat, layers, strict=False):
-        ax.axis("on")
-        edges = layer["edges"]
-        ax.stairs(layer["init"], edges, label="initialisation", color="#7f7f7f", fill=True,
-                  alpha=0.5)
-        ax.stairs(layer["trained"], edges, label="trained", color="#1f77b4", linewidth=1.2)
-        ax.set_title(f"{literal(layer['name'])}\nchange {100 * layer['change']:.0f}% of its norm",
-                     fontsize=7.5)
-        ax.tick_params(labelsize=6)
-        ax.set_yticks([])
-        ax.set_xlabel("weight", fontsize=7)
-    axes[0, 0].legend(fontsize=6.5, loc="upper left")
-    fig.suptitle(literal(title), fontsize=9)
-    fig.tight_layout()
-    return save(fig, path)

@@ -23,11 +23,13 @@ from cnnlab.report.model_findings import (
     deepest_fields,
     effective_field_findings,
     embedding_findings,
+    weight_evolution_summary,
 )
 
 # What the templates call each figure and table, and the artifact it is read from.
 RUN_FIGURES = {"confusion": names.EVALUATE.confusion, "curves": names.EVALUATE.curves,
                "reliability": names.CALIBRATION.png, "weights": names.WEIGHT_CHANGES.png,
+               "weight_evolution": names.WEIGHT_CHANGES.evolution,
                "misclassified": names.EVALUATE.misclassified, "params": names.PARAMS.png,
                "shape_flow": names.PARAMS.flow}
 CONV_FIGURES = {"filters": names.FILTERS.filters, "filters_signed": names.FILTERS.signed,
@@ -167,6 +169,8 @@ def collect_context(
             "seeds": seeds[arch], "accuracy": accuracy.as_dict(),
             "calibration": read_json(base / names.CALIBRATION.json),
             "weights": typed_rows(read_csv(base / names.WEIGHT_CHANGES.csv)),
+            "weight_evolution": weight_evolution_summary(
+                typed_rows(read_csv(base / names.WEIGHT_CHANGES.evolution_csv))),
             "seed_accuracies": [m["test_accuracy"] for m in every_seed],
             "history": typed_rows(read_csv(base / names.TRAIN.history)),
             "fig": {key: figures(f"{dataset}/{arch}/{name}") for key, name in RUN_FIGURES.items()},

@@ -238,3 +238,20 @@ def embedding_findings(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         f"{_span([r['features'] for r in rows], 0)} features), so read them as a ranking, not "
         f"as distances. One seed per model and one sample of test images.")
     return sentences
+
+
+def weight_evolution_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """From a run's per-epoch relative changes (weight_evolution.csv): how many epochs, and how
+    much of each layer's final distance from its initial weights the first epoch had already
+    covered (the layers that covered least and most). None for a single epoch."""
+    epochs = sorted({r["epoch"] for r in rows})
+    if len(epochs) < 3:  # epoch 0 and one more: the first epoch is the whole run
+        return None
+    after_first = {r["layer"]: r["relative_change"] for r in rows if r["epoch"] == epochs[1]}
+    final = {r["layer"]: r["relative_change"] for r in rows if r["epoch"] == epochs[-1]}
+    shares = sorted((after_first[layer] / final[layer], layer) for layer in final
+                    if final[layer] > 0)
+    if not shares:
+        return None
+    return {"epochs": epochs[-1], "low": shares[0][0], "low_layer": shares[0][1],
+            "high": shares[-1][0], "high_layer": shares[-1][1]}

@@ -15,7 +15,7 @@ import torch
 from cnnlab import datasets, device, kept_runs, training
 from cnnlab.artifacts import TRAIN
 from cnnlab.inference import initial_model
-from cnnlab.io import read_json, write_json
+from cnnlab.io import read_json, write_json, write_npz
 from cnnlab.models import count_parameters, model_spec
 from cnnlab.steps.runtime import tell_terminal
 
@@ -52,11 +52,13 @@ def train_model(
     model_path: Path | str,
     history_path: Path | str,
     train_record_path: Path | str,
+    trajectory_path: Path | str,
     eval_batch_size: int = 1000,
     device_preference: str = "auto",
     retrain: bool = False,
 ) -> dict[str, Any]:
-    """Train ``arch`` on the prepared ``dataset`` and write weights, history and run record.
+    """Train ``arch`` on the prepared ``dataset`` and write weights, history, run record and
+    the weights' trajectory (:class:`cnnlab.analysis.weights.WeightTrajectory`).
 
     A finished run kept under the same run id is restored instead, and the terminal says so
     (``--forcerun`` alone reruns the job, not the training); ``retrain`` (``CNNLAB_RETRAIN=1``
@@ -70,7 +72,7 @@ def train_model(
     checkpoint = Path(checkpoint_dir) / f"{run_id[:16]}.pt"
     kept = Path(kept_runs_dir) / run_id[:16]
     outputs = {TRAIN.model: Path(model_path), TRAIN.history: Path(history_path),
-               TRAIN.record: Path(train_record_path)}
+               TRAIN.record: Path(train_record_path), TRAIN.trajectory: Path(trajectory_path)}
     if retrain:
         tell_terminal(f"{dataset}/{arch}: training again although a finished run may be kept "
                       f"in {kept}, as {kept_runs.RETRAIN_VARIABLE} asks")
@@ -95,6 +97,7 @@ def train_model(
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     training.atomic_torch_save(state, Path(model_path))
     training.save_history(result.history, Path(history_path))
+    write_npz(trajectory_path, result.trajectory.arrays())
     record = {
         "dataset": dataset,
         "arch": arch,
