@@ -15,6 +15,7 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
         project=os.getcwd(),
         template_dir=Path(snakemake.input.templates[0]).parent,
         css_path=snakemake.input.css,
+        script_path=snakemake.input.script,
         config=snakemake.params.config,
         runs=[tuple(pair) for pair in snakemake.params.runs],
         compare_datasets=snakemake.params.compare_datasets,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -73,3 +75,27 @@ def small_idx(tmp_path: Path) -> Path:
     folder = tmp_path / "MNIST" / "raw"
     write_idx_dataset(folder)
     return folder
+
+
+class SmallRun(NamedTuple):
+    """The small end-to-end run: its project folder, and a copy of its report made right after
+    it on another path (with a space in it), as a reader who copies report/ away would open it."""
+
+    workdir: Path
+    report_copy: Path
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> SmallRun:
+    """Snakemake run once per session on a few hundred real MNIST images (workflow_helpers):
+    the end-to-end test goes on to change its folder; the browser tests read the copy."""
+    if shared_data_path() is None:
+        pytest.skip("needs real MNIST (CNNLAB_DATA_PATH)")
+    from workflow_helpers import small_config, snakemake, write_config
+
+    workdir = tmp_path_factory.mktemp("small_run")
+    write_config(workdir, small_config())
+    snakemake(workdir, "--cores", "2")
+    copy = tmp_path_factory.mktemp("copied elsewhere") / "report copy"
+    shutil.copytree(workdir / "report", copy)
+    return SmallRun(workdir, copy)

@@ -8,11 +8,11 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pytest
 from cnnlab.analysis.attribution import METHODS
 from cnnlab.plotting import attribution, comparison, evaluation, inspection, units, weights
-import matplotlib
 from matplotlib import cbook
 from matplotlib.text import Text
 

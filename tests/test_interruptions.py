@@ -33,6 +33,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "report.html.j2").write_text(TEMPLATE)
     (tmp_path / "report.css").write_text("h1 {}")
+    (tmp_path / "report.js").write_text("")
     monkeypatch.setattr(report_step, "render_pdf",
                         lambda html, pdf, allowed, epoch: cnnlab_io.atomic_write_bytes(
                             pdf, b"%PDF " + html.read_bytes()))
@@ -48,7 +49,8 @@ def render(project: Path, title: str, monkeypatch: pytest.MonkeyPatch) -> None:
                       "render_report", artifact_root=project / "results"):
         report_step.render_report(
             results=project / "results", report_dir=project / "report", project=project,
-            template_dir=project / "templates", css_path=project / "report.css", config={},
+            template_dir=project / "templates", css_path=project / "report.css",
+            script_path=project / "report.js", config={},
             runs=[], compare_datasets=[], benchmarks=[], html_path=html, pdf_path=pdf)
 
 

@@ -70,9 +70,9 @@ def test_templates_escape_and_refuse_undefined_values() -> None:
 
 def test_findings_are_sentences_from_the_numbers() -> None:
     summary = [
-        {"arch": "mlp", "convolutional": False, "parameters": 535818, "test_accuracy": 0.981,
+        {"dataset": "mnist", "arch": "mlp", "convolutional": False, "parameters": 535818, "test_accuracy": 0.981,
          "epochs": 3, "seeds": 3, "accuracy": {"estimate": 0.981, "low": 0.978, "high": 0.984}},
-        {"arch": "digitcnn", "convolutional": True, "parameters": 206922, "test_accuracy": 0.990,
+        {"dataset": "mnist", "arch": "digitcnn", "convolutional": True, "parameters": 206922, "test_accuracy": 0.990,
          "epochs": 3, "seeds": 1, "accuracy": {"estimate": 0.990, "low": 0.988, "high": 0.992}},
     ]
     text = " ".join(report.findings(summary, None))
@@ -263,3 +263,45 @@ def test_weight_evolution_summary_reads_the_first_epochs_share() -> None:
     assert weight_evolution_summary(rows) == {"epochs": 3, "low": 0.5, "low_layer": "conv",
                                               "high": 0.75, "high_layer": "fc"}
     assert weight_evolution_summary([r for r in rows if r["epoch"] < 2]) is None  # one epoch
+
+
+def test_numbering_numbers_in_page_order_and_refers_forward() -> None:
+    from cnnlab.report.numbering import Numbering
+
+    template = report.environment(TEMPLATES).from_string(
+        "{{ numbers.ref('table', 'b') }} | {% for key in ['a', 'b'] %}"
+        "<table id=\"{{ numbers.anchor('table', key) }}\">{% set n = numbers.number('table', key) %}"
+        "{{ numbers.label('table', key) }}</table>{% endfor %}")
+    numbering = Numbering()
+    template.environment.globals["numbers"] = numbering
+    assert template.render().startswith("Table ? |")  # the first pass cannot know
+    numbering.next_pass()
+    html = template.render()
+    assert html.startswith('<a class="ref" href="#table-b">Table 2</a> |')
+    assert '<table id="table-a"><span class="label">Table 1.</span></table>' in html
+    assert numbering.shown("table", "a") and not numbering.shown("figure", "a")
+    with pytest.raises(KeyError, match="refers to table 'c', which it does not show"):
+        numbering.ref("table", "c")
+    with pytest.raises(ValueError, match="table 'b' appears twice"):
+        numbering.number("table", "b")
+
+
+def test_every_summary_finding_names_the_table_of_its_evidence() -> None:
+    from cnnlab.report.findings import findings
+
+    summary = [{"dataset": "mnist", "arch": a, "convolutional": c, "parameters": p,
+                "test_accuracy": acc, "epochs": 3, "seeds": 1,
+                "accuracy": {"estimate": acc, "low": acc - 0.01, "high": acc + 0.01}}
+               for a, c, p, acc in [("mlp", False, 500, 0.97), ("digitcnn", True, 200, 0.99)]]
+    test = {"cnn": "digitcnn", "mlp": "mlp", "cnn_accuracy": 0.9, "mlp_accuracy": 0.6, "change": 0.3,
+            "change_low": 0.2, "change_high": 0.4, "test": "McNemar's exact test, one seed",
+            "p_value": 0.001, "significant": True}
+    compare = {"permutation": [{"arch": "mlp", "convolutional": False, "accuracy_original": 0.97,
+                                "accuracy_permuted": 0.97, "change": 0.0, "change_low": -0.01,
+                                "change_high": 0.01, "test": "t", "p_value": 0.9, "significant": False}],
+               "translation_tests": [{**test, "shift": 2, "direction": "horizontal"}],
+               "data_efficiency_tests": [{**test, "train_size": 100, "fraction": 0.1}]}
+    found = findings(summary, compare)
+    assert [f.evidence for f in found] == [("table", "mnist/summary")] * 3 + [
+        ("table", "mnist/permutation"), ("table", "mnist/translation_tests"),
+        ("table", "mnist/data_efficiency_tests")]

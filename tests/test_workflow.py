@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT, shared_data_path
+from conftest import PROJECT, SmallRun, shared_data_path
 from workflow_helpers import (
     SMALL_ARCHS,
     SNAKEMAKE,
@@ -156,9 +156,8 @@ def test_lint_is_clean() -> None:
 
 @pytest.mark.e2e
 @pytest.mark.skipif(shared_data_path() is None, reason="needs real MNIST (CNNLAB_DATA_PATH)")
-def test_small_end_to_end_run_then_caching(tmp_path: Path) -> None:
-    write_config(tmp_path, small_config())
-    snakemake(tmp_path, "--cores", "2")
+def test_small_end_to_end_run_then_caching(small_run: SmallRun) -> None:
+    tmp_path = small_run.workdir  # the session's small run: this test goes on to change it
     results = tmp_path / "results"
     record = json.loads((results / "data" / "mnist.json").read_text())
     assert record["train_size"] == 300 and record["test_size"] == 200
@@ -323,6 +322,17 @@ def check_a_second_seed(workdir: Path, metrics: dict[str, dict]) -> None:
         ("digitcnn", "0"), ("mlp", "0"), ("mlp", "1")]
 
 
+def bookmark_tree(outline: list) -> list[tuple[str, list]]:
+    """pypdf's outline (a bookmark, then a list of its children) as (title, children) pairs."""
+    tree: list[tuple[str, list]] = []
+    for item in outline:
+        if isinstance(item, list):
+            tree[-1] = (tree[-1][0], bookmark_tree(item))
+        else:
+            tree.append((item.title, []))
+    return tree
+
+
 def check_report(workdir: Path, metrics: dict[str, dict]) -> None:
     """The HTML and PDF of the small run: sections, links, numbers, escaping."""
     from html.parser import HTMLParser
@@ -334,7 +344,8 @@ def check_report(workdir: Path, metrics: dict[str, dict]) -> None:
                     "Methods and provenance", "Receptive fields", "Feature maps",
                     "Pixel permutation", "Data efficiency", "Translation robustness"):
         assert f">{heading}</h" in html, heading
-    assert "<script>" not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    # The title's markup is escaped: the page's one script is the report's own.
+    assert html.count("<script") == 1 and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
 
     class Links(HTMLParser):
         def __init__(self) -> None:
@@ -352,10 +363,31 @@ def check_report(workdir: Path, metrics: dict[str, dict]) -> None:
         assert not src.startswith(("/", "http")), src
         assert (workdir / "report" / src).is_file(), src
 
+    # Figures and tables are numbered in page order; every reference lands on one of them.
+    captions = re.findall(r'<span class="label">(Figure|Table) (\d+)\.</span>', html)
+    for kind in ("Figure", "Table"):
+        numbers = [int(n) for k, n in captions if k == kind]
+        assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) > 5, kind
+    references = re.findall(r'<a class="ref" href="#([^"]+)">(Figure|Table) (\d+)</a>', html)
+    assert len(references) >= 5  # the Findings chapter's claims point at their tables
+    for target, kind, number in references:
+        assert re.search(f'id="{target}"', html), target
+        assert f'id="{target}"' in html.split(f'<span class="label">{kind} {number}.</span>')[0], target
+
     reader = pypdf.PdfReader(workdir / "report" / "report.pdf")
     assert 8 <= len(reader.pages) <= 80
+    # Bookmarks: every chapter at the top level, every model section under its chapter.
+    outline = bookmark_tree(reader.outline)
+    chapters = dict(outline)
+    for chapter in ("Findings", "Summary", "Models on mnist", "CNN vs MLP: the evidence",
+                    "Methods and provenance"):
+        assert chapter in chapters, list(chapters)
+    assert [title for title, _ in chapters["Models on mnist"]] == SMALL_ARCHS
+    pages = [page.extract_text() for page in reader.pages]
+    contents = next(i for i, text in enumerate(pages) if "Contents" in text.splitlines()[:4])
+    assert "Findings" in pages[contents + 1].splitlines()[:4]  # right after the contents
     assert not reader.attachments
-    text = "\n".join(page.extract_text() for page in reader.pages)
+    text = "\n".join(pages)
     assert 'Small run <script>alert("x")</script> & <b>bold</b>' in text
     for arch, values in metrics.items():
         assert f"{100 * values['test_accuracy']:.2f}%" in text, arch

@@ -35,6 +35,7 @@ REPORT_TEMPLATES = sorted(
     str(p) for p in (Path(workflow.basedir) / "workflow" / "report" / "templates").glob("*.html.j2")
 )
 REPORT_CSS = str(Path(workflow.basedir) / "workflow" / "report" / "static" / "report.css")
+REPORT_SCRIPT = str(Path(workflow.basedir) / "workflow" / "report" / "static" / "report.js")
 
 try:
     _validated = validate_config(

@@ -4,6 +4,7 @@ rule render_report:
         records=report_records,
         templates=REPORT_TEMPLATES,
         css=REPORT_CSS,
+        script=REPORT_SCRIPT,
     output:
         html=report_file(REPORT_FILES.html),
         pdf=report_file(REPORT_FILES.pdf),

@@ -15,7 +15,7 @@ from cnnlab import manifest
 from cnnlab.analysis import certainty
 from cnnlab.io import atomic_copy, read_csv, read_json, typed_rows
 from cnnlab.models import model_spec
-from cnnlab.report.findings import findings, head_to_head, seed_paths
+from cnnlab.report.findings import findings, head_to_head, seed_paths, with_evidence
 from cnnlab.report.model_findings import (
     METHOD_LABELS,
     attribution_findings,
@@ -227,12 +227,16 @@ def collect_context(
     for dataset, entry in datasets.items():
         rows = [r for r in summary if r["dataset"] == dataset]
         entry["best"] = max(rows, key=lambda r: r["test_accuracy"])["arch"] if rows else None
-        entry["calibration_findings"] = calibration_findings(entry["models"])
-        entry["attribution_findings"] = attribution_findings(entry["models"])
-        entry["effective_field_findings"] = effective_field_findings(entry["models"])
+        entry["calibration_findings"] = with_evidence(
+            calibration_findings(entry["models"]), "table", f"{dataset}/calibration")
+        entry["attribution_findings"] = with_evidence(
+            attribution_findings(entry["models"]), "table", f"{dataset}/attribution")
+        entry["effective_field_findings"] = with_evidence(
+            effective_field_findings(entry["models"]), "table", f"{dataset}/effective_fields")
         embeddings = typed_rows(read_csv(results / dataset / names.EMBEDDINGS.csv))
-        entry["embeddings"] = {"rows": embeddings, "findings": embedding_findings(embeddings),
-                               "src": figures(f"{dataset}/{names.EMBEDDINGS.png}")}
+        entry["embeddings"] = {"rows": embeddings, "src": figures(f"{dataset}/{names.EMBEDDINGS.png}"),
+                               "findings": with_evidence(embedding_findings(embeddings), "table",
+                                                         f"{dataset}/embeddings")}
     compare = {}
     for dataset in compare_datasets:
         folder = results / dataset / "compare"

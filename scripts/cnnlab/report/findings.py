@@ -15,6 +15,23 @@ from cnnlab.analysis import certainty
 from cnnlab.predictions import load_correct
 
 
+class Finding(str):
+    """A sentence of the report that states a claim, with where its evidence is shown: the
+    kind and key of a numbered table or figure (:mod:`cnnlab.report.numbering`), or None."""
+
+    evidence: tuple[str, str] | None
+
+    def __new__(cls, text: str, evidence: tuple[str, str] | None = None) -> "Finding":
+        finding = super().__new__(cls, text)
+        finding.evidence = evidence
+        return finding
+
+
+def with_evidence(sentences: Sequence[str], kind: str, key: str) -> list[Finding]:
+    """Each sentence as a finding whose evidence is the one ``kind`` item ``key``."""
+    return [Finding(sentence, (kind, key)) for sentence in sentences]
+
+
 def percent(value: float) -> str:
     return f"{100 * value:.2f}%"
 
@@ -82,6 +99,7 @@ def head_to_head(results: Path, dataset: str, seeds: Mapping[str, Sequence[int]]
 
 def _model_sentences(summary: Sequence[Mapping[str, Any]],
                      versus: Callable[[str, str], str] | None) -> list[str]:
+    """Sentences on the models' accuracies and sizes, all shown in the summary table."""
     best = max(summary, key=lambda r: r["test_accuracy"])
     sentences = [f"The most accurate model is {best['arch']}: {accuracy_text(best)} test accuracy "
                  f"with {best['parameters']:,} parameters after {best['epochs']} epochs."]
@@ -129,30 +147,36 @@ def _pair_rows(rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str,
     return [r for r in rows if (r["cnn"], r["mlp"]) == pair]
 
 
-def _comparison_sentences(compare: Mapping[str, Any], summary: Sequence[Mapping[str, Any]]) -> list[str]:
-    sentences = [permutation_finding(row) for row in compare.get("permutation") or []]
+def _comparison_sentences(compare: Mapping[str, Any], summary: Sequence[Mapping[str, Any]],
+                          dataset: str) -> list[Finding]:
+    sentences = with_evidence([permutation_finding(row) for row in compare.get("permutation") or []],
+                              "table", f"{dataset}/permutation")
     shifted = _pair_rows(compare.get("translation_tests") or [], summary)
     for row in shifted:
         pixels = "1 pixel" if row["shift"] == 1 else f"{row['shift']} pixels"
-        sentences.append(f"On test images shifted {pixels} ({row['direction']}): {_lead(row)}.")
+        sentences.append(Finding(f"On test images shifted {pixels} ({row['direction']}): {_lead(row)}.",
+                                 ("table", f"{dataset}/translation_tests")))
     efficiency = compare.get("data_efficiency_tests") or []
     pairs = {(r["cnn"], r["mlp"]) for r in efficiency}
     for cnn, mlp in sorted(pairs):
         mine = sorted((r for r in efficiency if (r["cnn"], r["mlp"]) == (cnn, mlp)),
                       key=lambda r: r["train_size"])
         for row in (mine[0], mine[-1]) if len(mine) > 1 else mine:
-            sentences.append(f"Trained on {row['train_size']:,} images "
-                             f"({100 * row['fraction']:g}% of the training split): {_lead(row)}.")
+            sentences.append(Finding(f"Trained on {row['train_size']:,} images "
+                                     f"({100 * row['fraction']:g}% of the training split): {_lead(row)}.",
+                                     ("table", f"{dataset}/data_efficiency_tests")))
     return sentences
 
 
 def findings(summary: Sequence[Mapping[str, Any]], compare: Mapping[str, Any] | None,
-             versus: Callable[[str, str], str] | None = None) -> list[str]:
-    """Key findings as sentences built from the numbers of this run; ``versus(a, b)`` states
-    the evidence that model ``a`` differs from model ``b`` (:func:`head_to_head`)."""
+             versus: Callable[[str, str], str] | None = None) -> list[Finding]:
+    """Key findings as sentences built from the numbers of this run, each with the table that
+    shows its evidence; ``versus(a, b)`` states the evidence that model ``a`` differs from
+    model ``b`` (:func:`head_to_head`)."""
     if not summary:
         return []
-    sentences = _model_sentences(summary, versus)
+    dataset = summary[0]["dataset"]
+    sentences = with_evidence(_model_sentences(summary, versus), "table", f"{dataset}/summary")
     if compare:
-        sentences += _comparison_sentences(compare, summary)
+        sentences += _comparison_sentences(compare, summary, dataset)
     return sentences

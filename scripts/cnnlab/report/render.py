@@ -17,10 +17,12 @@ import jinja2
 from cnnlab.analysis.certainty import describe_p
 from cnnlab.io import atomic_write_bytes, atomic_write_text
 from cnnlab.report.findings import percent, plus_minus
+from cnnlab.report.numbering import Numbering
 
 
-def environment(template_dir: Path) -> jinja2.Environment:
-    """Jinja2 with StrictUndefined (a missing value is an error) and autoescape everywhere."""
+def environment(template_dir: Path, numbering: Numbering | None = None) -> jinja2.Environment:
+    """Jinja2 with StrictUndefined (a missing value is an error) and autoescape everywhere;
+    ``numbers`` numbers the figures and tables (a fresh :class:`Numbering` by default)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir)),
         undefined=jinja2.StrictUndefined,
@@ -35,6 +37,7 @@ def environment(template_dir: Path) -> jinja2.Environment:
     # mean ± half the interval's width: {{ row.test_accuracy | pm(row.accuracy_low, row.accuracy_high) }}
     env.filters["pm"] = lambda v, low, high, unit="%": plus_minus(v, low, high, unit)
     env.filters["fixed"] = lambda v, digits=2: NOT_MEASURED if _is_nan(v) else f"{float(v):.{digits}f}"
+    env.globals["numbers"] = numbering or Numbering()
     return env
 
 
@@ -47,11 +50,17 @@ def _is_nan(value: Any) -> bool:
 
 
 def render_html(context: Mapping[str, Any], template_dir: Path, css_path: Path,
-                out_html: Path, *, for_print: bool = False) -> str:
-    """Render the report page; the stylesheet is inlined so the page needs no other file."""
-    env = environment(template_dir)
-    html = env.get_template("report.html.j2").render(
-        **context, css=css_path.read_text(), for_print=for_print)
+                script_path: Path, out_html: Path, *, for_print: bool = False) -> str:
+    """Render the report page; the stylesheet and the script are inlined so the page needs no
+    other file than its figures."""
+    numbering = Numbering()
+    env = environment(template_dir, numbering)
+    template = env.get_template("report.html.j2")
+    values = {**context, "css": css_path.read_text(), "script": script_path.read_text(),
+              "for_print": for_print}
+    template.render(**values)  # numbers every figure and table, for references met before them
+    numbering.next_pass()
+    html = template.render(**values)
     atomic_write_text(out_html, html)
     return html
 

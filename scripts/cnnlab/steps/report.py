@@ -17,6 +17,7 @@ def render_report(
     project: Path | str,
     template_dir: Path | str,
     css_path: Path | str,
+    script_path: Path | str,
     config: Mapping[str, Any],
     runs: Sequence[tuple[str, str]],
     compare_datasets: Iterable[str],
@@ -35,6 +36,6 @@ def render_report(
     context, _ = collect_context(results=results, report_dir=report_dir, project=Path(project),
                                  config=config, runs=runs, compare_datasets=compare_datasets,
                                  benchmarks=benchmarks)
-    render_html(context, Path(template_dir), Path(css_path), Path(html_path))
+    render_html(context, Path(template_dir), Path(css_path), Path(script_path), Path(html_path))
     render_pdf(Path(html_path), Path(pdf_path), [results, report_dir], context["run_epoch"])
     return context
