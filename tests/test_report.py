@@ -305,3 +305,14 @@ def test_every_summary_finding_names_the_table_of_its_evidence() -> None:
     assert [f.evidence for f in found] == [("table", "mnist/summary")] * 3 + [
         ("table", "mnist/permutation"), ("table", "mnist/translation_tests"),
         ("table", "mnist/data_efficiency_tests")]
+
+
+def test_stage_times_sum_each_stage_and_rank_them() -> None:
+    from cnnlab.report.context import stage_times
+
+    rows = [{"stage": stage, "seconds": seconds}
+            for stage, seconds in [("train", 30.0), ("evaluate", 5.0), ("train", 50.0), ("evaluate", 15.0)]]
+    assert stage_times(rows) == [
+        {"stage": "train", "jobs": 2, "seconds": 80.0, "share": 0.8},
+        {"stage": "evaluate", "jobs": 2, "seconds": 20.0, "share": 0.2}]
+    assert stage_times([]) == []

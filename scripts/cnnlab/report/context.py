@@ -99,9 +99,22 @@ def read_benchmarks(results: Path, paths: Iterable[Path | str]) -> list[dict[str
                 parts = path.resolve().relative_to(folder.resolve()).with_suffix("").parts
             except ValueError:  # a benchmark kept elsewhere: named by its path
                 parts = path.with_suffix("").parts
-            rows.append({"job": " / ".join(parts), "seconds": float(table[0]["s"]),
-                         "max_rss_mb": table[0].get("max_rss", 0)})
+            rows.append({"job": " / ".join(parts), "stage": parts[-1],
+                         "seconds": float(table[0]["s"]), "max_rss_mb": table[0].get("max_rss", 0)})
     return rows
+
+
+def stage_times(benchmarks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Where the run's time went: per stage (a benchmark file's name: train, evaluate, ...),
+    its jobs, their summed seconds and share of all jobs' time, most expensive first."""
+    total = sum(row["seconds"] for row in benchmarks) or 1.0
+    stages: dict[str, dict[str, Any]] = {}
+    for row in benchmarks:
+        stage = stages.setdefault(row["stage"], {"stage": row["stage"], "jobs": 0, "seconds": 0.0})
+        stage["jobs"] += 1
+        stage["seconds"] += row["seconds"]
+    return [{**stage, "share": stage["seconds"] / total}
+            for stage in sorted(stages.values(), key=lambda s: -s["seconds"])]
 
 
 def git_commit(project: Path) -> str:
@@ -266,6 +279,7 @@ def collect_context(
         "config_yaml": yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=None),
         "git_commit": git_commit(project),
         "benchmarks": benchmarks,
+        "stage_times": stage_times(benchmarks),
         "attribution_methods": METHOD_LABELS,
         "attribution_shown": any(m["attribution"] for d in datasets.values() for m in d["models"]),
         "units_shown": bool(datasets),  # every model has a penultimate representation
