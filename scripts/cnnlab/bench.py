@@ -24,7 +24,50 @@ from torch import nn
 from cnnlab import datasets, training
 from cnnlab.datasets.catalog import IDX_ROLES
 from cnnlab.device import runtime_info, seed_everything, select_device, to_device, use_threads
+from cnnlab.analysis.layers import layer_table
 from cnnlab.models import create_model
+
+# The floor's matmul: square fp32 matrices of this size, timed over this many products.
+FLOOR_MATMUL_SIZE = 1024
+FLOOR_MATMUL_REPEATS = 30
+
+
+def matmul_gflops(device: torch.device, size: int = FLOOR_MATMUL_SIZE,
+                  repeats: int = FLOOR_MATMUL_REPEATS) -> float:
+    """What this machine's fp32 matrix product reaches, in GFLOP/s (2 n^3 per product), with
+    the threads in force: the rate the floor divides by."""
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(size, size, generator=generator).to(device) for _ in range(2))
+    for _ in range(3):  # warm-up: thread pool, caches, clocks
+        a @ b
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    synchronize(device)
+    return 2 * size ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def training_flop_per_epoch(arch: str, images: int, input_shape: tuple[int, ...],
+                            classes: int = 10) -> float:
+    """FLOP of one training epoch: the forward pass's mult-adds (2 FLOP each) for every image,
+    and the backward pass at twice the forward's (input and weight gradients), as is usual;
+    the first layer's unneeded input gradient is counted too, so the floor errs low."""
+    rows = layer_table(create_model(arch, num_classes=classes), input_shape)
+    return 3 * 2 * sum(row.mult_adds for row in rows) * images
+
+
+def floor(arch: str, images: int, input_shape: tuple[int, ...], device: torch.device) -> dict[str, float]:
+    """The fastest an epoch could go if every FLOP ran at the measured matmul rate."""
+    flop = training_flop_per_epoch(arch, images, input_shape)
+    rate = matmul_gflops(device)
+    return {"tflop_per_epoch": flop / 1e12, "matmul_gflops": rate,
+            "seconds_per_epoch": flop / (rate * 1e9)}
 
 
 def torchvision_root(mnist_folder: Path, workdir: Path) -> Path:
@@ -176,23 +219,29 @@ def run(mnist_folder: Path, *, arch: str = "digitcnn", epochs: int = 1, repeats:
         data_path = data_path_only(root, data, batch_size, device)
     medians = {name: {key: statistics.median(r[key] for r in results) for key in results[0]}
                for name, results in runs.items()}
+    lowest = floor(arch, len(data.train.labels), tuple(data.train.images.shape[1:]), device)
     tutorial = medians["tutorial"]["seconds_per_epoch"]
     for name in medians:
         medians[name]["speedup_over_tutorial"] = tutorial / medians[name]["seconds_per_epoch"]
+        medians[name]["times_floor"] = medians[name]["seconds_per_epoch"] / lowest["seconds_per_epoch"]
         medians[name]["accuracy_minus_tutorial_points"] = 100 * (
             medians[name]["test_accuracy"] - medians["tutorial"]["test_accuracy"])
     summary = {
         "arch": arch, "epochs": epochs, "repeats": repeats, "batch_size": batch_size,
         "device": str(device), "threads": used_threads, "runtime": runtime_info(device),
         "variants": variants, "medians": medians, "runs": runs,
-        "data_path_only": data_path, "augmentation": augmentation(device),
+        "data_path_only": data_path, "augmentation": augmentation(device), "floor": lowest,
     }
     report("")
     report(f"{arch}, {epochs} epoch(s), batch {batch_size}, {repeats} repeats, {device}, "
            f"{used_threads} threads; medians:")
     for name, m in medians.items():
         report(f"  {name:>22s}: {m['seconds_per_epoch']:6.2f} s/epoch {m['images_per_second']:8.0f} img/s  "
-               f"acc {100 * m['test_accuracy']:.2f}%  tutorial/this = {m['speedup_over_tutorial']:.2f}")
+               f"acc {100 * m['test_accuracy']:.2f}%  tutorial/this = {m['speedup_over_tutorial']:.2f}  "
+               f"this/floor = {m['times_floor']:.2f}")
+    report(f"  floor: {lowest['tflop_per_epoch']:.3f} TFLOP per epoch at {lowest['matmul_gflops']:.0f} "
+           f"GFLOP/s (fp32 {FLOOR_MATMUL_SIZE}x{FLOOR_MATMUL_SIZE} matmul, measured here) = "
+           f"{lowest['seconds_per_epoch']:.2f} s/epoch")
     report(f"  data path only, one epoch: tutorial {data_path['tutorial_seconds']:.2f} s, "
            f"pipeline {data_path['pipeline_seconds']:.3f} s ({data_path['ratio']:.0f}x)")
     aug = summary["augmentation"]
