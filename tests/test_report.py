@@ -284,6 +284,8 @@ def test_numbering_numbers_in_page_order_and_refers_forward() -> None:
         numbering.ref("table", "c")
     with pytest.raises(ValueError, match="table 'b' appears twice"):
         numbering.number("table", "b")
+    with pytest.raises(ValueError, match="'A' and 'a' would share the id table-a"):
+        numbering.number("table", "A")
 
 
 def test_every_summary_finding_names_the_table_of_its_evidence() -> None:
@@ -305,6 +307,9 @@ def test_every_summary_finding_names_the_table_of_its_evidence() -> None:
     assert [f.evidence for f in found] == [("table", "mnist/summary")] * 3 + [
         ("table", "mnist/permutation"), ("table", "mnist/translation_tests"),
         ("table", "mnist/data_efficiency_tests")]
+    # The test of the best CNN against the best dense model is in no table: no link.
+    tested = findings(summary, compare, lambda a, b: "p = 0.01")
+    assert tested[1].evidence is None and tested[0].evidence == ("table", "mnist/summary")
 
 
 def test_stage_times_sum_each_stage_and_rank_them() -> None:

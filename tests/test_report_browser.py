@@ -7,6 +7,7 @@ tests skip and say why.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -24,13 +25,14 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
                        reason="needs Debian's chromium and chromium-driver "
                               "(apt-get install chromium chromium-driver; .ci/run does)"),
+    pytest.mark.skipif(importlib.util.find_spec("selenium") is None,
+                       reason="needs selenium (the test extra of pyproject.toml)"),
 ]
 
 
 def open_browser(width: int, dark: bool = False) -> Any:
     """Headless chromium through its chromedriver (named, so selenium looks for nothing),
     logging the console and the network."""
-    pytest.importorskip("selenium", reason="needs selenium (the test extra of pyproject.toml)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -97,6 +99,12 @@ def test_a_column_sorts_by_its_numbers_both_ways(page: Any) -> None:
     header = table.find_elements("css selector", "thead th")[4]  # weights
     assert header.text.startswith("weights")
     button = header.find_element("css selector", "button.sort")
+    def layer_weights() -> set[tuple[str, str]]:
+        return {(row.find_elements("css selector", "td")[1].text,
+                 row.find_elements("css selector", "td")[4].text)
+                for row in table.find_elements("css selector", "tbody tr")}
+
+    pairs = layer_weights()
     before = column_values(page, table, 4)
     numbers = [int(value.replace(",", "")) for value in before]
     button.click()
@@ -105,9 +113,7 @@ def test_a_column_sorts_by_its_numbers_both_ways(page: Any) -> None:
     button.click()
     assert header.get_attribute("aria-sort") == "descending"
     assert [int(v.replace(",", "")) for v in column_values(page, table, 4)] == sorted(numbers, reverse=True)
-    # Sorting moves whole rows: each layer keeps its own count.
-    pairs = {tuple(row.text.split()[:2]) for row in table.find_elements("css selector", "tbody tr")}
-    assert len(pairs) == len(before)
+    assert layer_weights() == pairs  # whole rows move: each layer keeps its own count
 
 
 def test_sort_keys_read_numbers_intervals_and_dashes(page: Any) -> None:
@@ -117,29 +123,29 @@ def test_sort_keys_read_numbers_intervals_and_dashes(page: Any) -> None:
         const table = document.createElement('table');
         table.id = 'made';
         table.innerHTML = '<thead><tr><th>value</th></tr></thead><tbody>' +
-          ['98.95 ± 0.12%', '–', '1,234', '7.5%', '−3', 'p < 0.001'].map(
+          ['98.95 ± 0.12%', '–', '1,234', 'p = 0.2', '7.5%', '−3', 'p < 0.001', 'digitcnn',
+           'p = 0.03', '0.001'].map(
             v => '<tr><td>' + v + '</td></tr>').join('') + '</tbody>';
         document.querySelector('main').appendChild(table);""")
     page.execute_script("window.cnnlabReport.prepareTable(document.getElementById('made'))")
     table = page.find_element("css selector", "#made")
     button = table.find_element("css selector", "button.sort")
     button.click()
-    assert column_values(page, table, 0) == ["−3", "7.5%", "98.95 ± 0.12%", "1,234", "p < 0.001", "–"]
+    ascending = ["−3", "p < 0.001", "0.001", "p = 0.03", "p = 0.2", "7.5%", "98.95 ± 0.12%",
+                 "1,234", "digitcnn", "–"]
+    assert column_values(page, table, 0) == ascending
     button.click()
-    assert column_values(page, table, 0) == ["p < 0.001", "1,234", "98.95 ± 0.12%", "7.5%", "−3", "–"]
+    assert column_values(page, table, 0) == [*ascending[-2::-1], "–"]
 
 
 def test_a_long_table_filters_its_rows(page: Any) -> None:
-    boxes = page.find_elements("css selector", ".table-filter input")
-    assert boxes, "no table long enough for a filter box"
-    box = boxes[0]
-    table = box.find_element("xpath", "../following-sibling::table[1]")
+    table = page.find_element("css selector", "#table-job-times")  # a row per job: long
+    box = table.find_element("xpath", "preceding-sibling::div[@class='table-filter'][1]//input")
     rows = table.find_elements("css selector", "tbody tr")
-    wanted = rows[-1].find_elements("css selector", "td")[1].text  # a layer name, a job's rule
+    wanted = "mnist / digitcnn / train"
     box.send_keys(wanted)
     visible = [row for row in rows if row.is_displayed()]
-    assert 1 <= len(visible) < len(rows)
-    assert all(wanted.lower() in row.text.lower() for row in visible)
+    assert [row.find_element("css selector", "td").text for row in visible] == ["mnist / digitcnn / train"]
     shown = box.find_element("xpath", "../span").text
     assert shown == f"{len(visible)} of {len(rows)} rows"
 
@@ -150,6 +156,7 @@ def test_search_finds_a_layer_and_scrolls_to_it(page: Any) -> None:
     results = page.find_elements("css selector", ".search-results a")
     assert results and "features.3" in results[0].text and "digitcnn" in results[0].text
     assert page.execute_script("return window.scrollY") == 0
+    assert results[0].text.endswith("in digitcnn on mnist")
     results[0].click()
     target = page.execute_script("return document.getElementById(location.hash.slice(1))")
     assert target.tag_name == "tr" and "features.3" in target.text
@@ -215,7 +222,6 @@ def test_the_theme_follows_the_system_and_the_toggle(report: Path) -> None:
 
 def test_the_page_reads_without_javascript(report: Path) -> None:
     """With scripts off: every section and figure is there, only the interactions are not."""
-    pytest.importorskip("selenium", reason="needs selenium (the test extra of pyproject.toml)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -98,11 +98,15 @@ def head_to_head(results: Path, dataset: str, seeds: Mapping[str, Sequence[int]]
 
 
 def _model_sentences(summary: Sequence[Mapping[str, Any]],
-                     versus: Callable[[str, str], str] | None) -> list[str]:
-    """Sentences on the models' accuracies and sizes, all shown in the summary table."""
+                     versus: Callable[[str, str], str] | None, dataset: str) -> list[Finding]:
+    """Sentences on the models' accuracies and sizes, shown in the summary table; the test of
+    the best CNN against the best fully connected model (``versus``) is in no table, so that
+    sentence then links to none."""
+    table = ("table", f"{dataset}/summary")
     best = max(summary, key=lambda r: r["test_accuracy"])
-    sentences = [f"The most accurate model is {best['arch']}: {accuracy_text(best)} test accuracy "
-                 f"with {best['parameters']:,} parameters after {best['epochs']} epochs."]
+    sentences = [Finding(f"The most accurate model is {best['arch']}: {accuracy_text(best)} test "
+                         f"accuracy with {best['parameters']:,} parameters after {best['epochs']} "
+                         "epochs.", table)]
     cnns = [r for r in summary if r["convolutional"]]
     dense = [r for r in summary if not r["convolutional"]]
     if cnns and dense:
@@ -111,16 +115,17 @@ def _model_sentences(summary: Sequence[Mapping[str, Any]],
         ratio = best_dense["parameters"] / best_cnn["parameters"]
         size = (f"{ratio:.1f} times fewer parameters than {best_dense['arch']}" if ratio >= 1 else
                 f"{1 / ratio:.1f} times more parameters than {best_dense['arch']}")
-        sentences.append(
+        sentences.append(Finding(
             f"The best CNN ({best_cnn['arch']}, {best_cnn['parameters']:,} parameters, {size}) "
             f"reaches {accuracy_text(best_cnn)}; the best fully connected model "
             f"({best_dense['arch']}, {best_dense['parameters']:,} parameters) "
             f"{accuracy_text(best_dense)}"
-            + (f" ({versus(best_cnn['arch'], best_dense['arch'])})." if versus else "."))
+            + (f" ({versus(best_cnn['arch'], best_dense['arch'])})." if versus else "."),
+            None if versus else table))
         smallest = min(cnns, key=lambda r: r["parameters"])
-        sentences.append(
+        sentences.append(Finding(
             f"The smallest CNN, {smallest['arch']}, has {smallest['parameters']:,} parameters and "
-            f"reaches {accuracy_text(smallest)}.")
+            f"reaches {accuracy_text(smallest)}.", table))
     return sentences
 
 
@@ -176,7 +181,7 @@ def findings(summary: Sequence[Mapping[str, Any]], compare: Mapping[str, Any] | 
     if not summary:
         return []
     dataset = summary[0]["dataset"]
-    sentences = with_evidence(_model_sentences(summary, versus), "table", f"{dataset}/summary")
+    sentences = _model_sentences(summary, versus, dataset)
     if compare:
         sentences += _comparison_sentences(compare, summary, dataset)
     return sentences

@@ -26,17 +26,22 @@ class Numbering:
     def __init__(self) -> None:
         self._numbers: dict[str, dict[str, int]] = {kind: {} for kind in LABELS}
         self._final: dict[str, dict[str, int]] | None = None
+        self._ids: dict[str, str] = {}
 
     def next_pass(self) -> None:
         """Keep the numbers of the pass just rendered for the references, and start again."""
         self._final = self._numbers
         self._numbers = {kind: {} for kind in LABELS}
+        self._ids = {}
 
     def number(self, kind: str, key: str) -> int:
         """Number the next ``kind`` item (the same key twice is a mistake in a template)."""
         numbered = self._numbers[kind]
         if key in numbered:
             raise ValueError(f"{LABELS[kind].lower()} {key!r} appears twice in the report")
+        identifier = element_id(kind, key)
+        if self._ids.setdefault(identifier, key) != key:
+            raise ValueError(f"{key!r} and {self._ids[identifier]!r} would share the id {identifier}")
         numbered[key] = len(numbered) + 1
         if self._final is not None and self._final[kind].get(key) != numbered[key]:
             raise ValueError(f"{LABELS[kind].lower()} {key!r} moved between the two passes")

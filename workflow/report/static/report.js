@@ -55,15 +55,20 @@
   /* ---- Tables: sort by any column; a filter box above long ones. */
 
   var FILTER_FROM_ROWS = 12;
-  var NUMBER = /^[<>~\u2248]?\s*([+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?)/i;
+  // An optional "p", a comparison, then the number: "p < 0.001", "p = 0.03", "~5", "98.95".
+  var NUMBER = /^(?:p\s*)?([<>=~\u2248]?)\s*([+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?)/i;
 
-  // A cell's sort key: numbers as numbers ("1,234", "98.95 ± 0.12%" by its mean, "−0.3"),
-  // dashes and empty cells last, anything else as text.
+  // A cell's sort key: numbers as numbers ("1,234", "98.95 ± 0.12%" by its mean, "−0.3",
+  // "p < 0.001" just below 0.001), dashes and empty cells last, anything else as text.
   function sortKey(cell) {
     var text = (cell.getAttribute("data-sort") || cell.textContent).trim();
     if (text === "" || text === "\u2013" || text === "-") return {rank: 2, value: 0};
     var match = text.replace(/,/g, "").replace(/\u2212/g, "-").match(NUMBER);
-    if (match) return {rank: 0, value: parseFloat(match[1])};
+    if (match) {
+      var value = parseFloat(match[2]);
+      var nudge = match[1] === "<" ? -1 : match[1] === ">" ? 1 : 0;
+      return {rank: 0, value: value + nudge * Math.max(Math.abs(value), 1) * 1e-9};
+    }
     return {rank: 1, value: text.toLowerCase()};
   }
 
@@ -158,10 +163,11 @@
     return element.id;
   }
 
+  // "digitcnn on mnist" for anything inside a model's section.
   function modelOf(element) {
     var section = element.closest("section.model");
-    var heading = section && section.querySelector("h2");
-    return heading ? heading.textContent.trim() : "";
+    if (!section) return "";
+    return section.getAttribute("data-model") + " on " + section.getAttribute("data-dataset");
   }
 
   function searchIndex() {
@@ -187,6 +193,14 @@
   }
 
   function jumpTo(target) {
+    if (target.hidden) { // a row a table filter hides: clear that filter first
+      var filter = target.closest("table").previousElementSibling;
+      var input = filter && filter.querySelector("input");
+      if (input) {
+        input.value = "";
+        input.dispatchEvent(new Event("input"));
+      }
+    }
     var id = idOf(target);
     if (window.history && window.history.replaceState) window.history.replaceState(null, "", "#" + id);
     target.scrollIntoView({block: "center"});
