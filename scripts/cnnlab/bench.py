@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from cnnlab import datasets, training
+from cnnlab.analysis.layers import layer_table
 from cnnlab.datasets.catalog import IDX_ROLES
 from cnnlab.device import runtime_info, seed_everything, select_device, to_device, use_threads
-from cnnlab.analysis.layers import layer_table
 from cnnlab.models import create_model
 
 # The floor's matmul: square fp32 matrices of this size, timed over this many products.
