@@ -99,7 +99,10 @@ def read_benchmarks(results: Path, paths: Iterable[Path | str]) -> list[dict[str
                 parts = path.resolve().relative_to(folder.resolve()).with_suffix("").parts
             except ValueError:  # a benchmark kept elsewhere: named by its path
                 parts = path.with_suffix("").parts
-            rows.append({"job": " / ".join(parts), "stage": parts[-1],
+            # A job's stage is its file's name (train.tsv), but data jobs are named by their
+            # dataset in a folder of their own (benchmarks/data/mnist.tsv, workflow/rules/data.smk).
+            stage = "data" if parts[0] == "data" else parts[-1]
+            rows.append({"job": " / ".join(parts), "stage": stage,
                          "seconds": float(table[0]["s"]), "max_rss_mb": table[0].get("max_rss", 0)})
     return rows
 
