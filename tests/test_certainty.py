@@ -79,7 +79,7 @@ def test_a_claim_whose_interval_spans_zero_is_said_to_be_not_significant() -> No
 
 
 def _summary_row(arch: str, convolutional: bool, accuracy: float, seeds: int) -> dict:
-    return {"arch": arch, "convolutional": convolutional, "parameters": 10 if convolutional else 20,
+    return {"dataset": "d", "arch": arch, "convolutional": convolutional, "parameters": 10 if convolutional else 20,
             "test_accuracy": accuracy, "epochs": 1, "seeds": seeds,
             "accuracy": {"estimate": accuracy, "low": accuracy - 0.01, "high": accuracy + 0.01}}
 

@@ -15,7 +15,14 @@ from cnnlab import manifest
 from cnnlab.analysis import certainty
 from cnnlab.io import atomic_copy, read_csv, read_json, typed_rows
 from cnnlab.models import model_spec
-from cnnlab.report.findings import findings, head_to_head, seed_paths, with_evidence
+from cnnlab.report.findings import (
+    best_pair,
+    findings,
+    head_to_head,
+    head_to_head_row,
+    seed_paths,
+    with_evidence,
+)
 from cnnlab.report.model_findings import (
     METHOD_LABELS,
     attribution_findings,
@@ -261,6 +268,8 @@ def collect_context(
         compare[dataset]["fig"] = {key: figures(f"{dataset}/compare/{name}")
                                    for key, name in COMPARE_FIGURES.items()}
     for dataset, entry in datasets.items():
+        pair = best_pair([r for r in summary if r["dataset"] == dataset])
+        entry["head_to_head"] = head_to_head_row(results, dataset, seeds, *pair) if pair else None
         entry["findings"] = findings(
             [r for r in summary if r["dataset"] == dataset], compare.get(dataset),
             functools.partial(head_to_head, results, dataset, seeds))

@@ -82,26 +82,40 @@ def seed_paths(results: Path, name: str, dataset: str, arch: str, seeds: Sequenc
             for path in names.seed_files(name, dataset, arch, list(seeds))]
 
 
-def head_to_head(results: Path, dataset: str, seeds: Mapping[str, Sequence[int]], arch_a: str,
-                 arch_b: str) -> str:
-    """The evidence that model ``arch_a`` differs from ``arch_b`` on ``dataset``: paired by seed
-    where they share two or more seeds, else McNemar's test on the test images of their first
-    seeds. ``seeds`` lists each architecture's seeds, first seed first."""
+def head_to_head_row(results: Path, dataset: str, seeds: Mapping[str, Sequence[int]], arch_a: str,
+                     arch_b: str) -> dict[str, Any]:
+    """The evidence that model ``arch_a`` differs from ``arch_b`` on ``dataset`` (a minus b) as
+    a table row: paired by seed where they share two or more seeds, else McNemar's test on the
+    test images of their first seeds. ``seeds`` lists each architecture's seeds, first first."""
     def runs(arch: str) -> dict[int, Any]:
         paths = seed_paths(results, names.EVALUATE.predictions, dataset, arch, seeds[arch])
         return {seed: load_correct(path) for seed, path in zip(seeds[arch], paths, strict=True)}
 
     runs_b, runs_a = certainty.pair_runs(runs(arch_b), runs(arch_a))
-    evidence = certainty.compare_correct(runs_b, runs_a)
-    row = evidence.as_row()
-    return f"{100 * evidence.change.estimate:+.2f} points, {evidence_text(row)}: {verdict(row)}"
+    return {"a": arch_a, "b": arch_b, **certainty.compare_correct(runs_b, runs_a).as_row()}
+
+
+def head_to_head(results: Path, dataset: str, seeds: Mapping[str, Sequence[int]], arch_a: str,
+                 arch_b: str) -> str:
+    """:func:`head_to_head_row` in words: the difference, its interval, test and verdict."""
+    row = head_to_head_row(results, dataset, seeds, arch_a, arch_b)
+    return f"{100 * row['change']:+.2f} points, {evidence_text(row)}: {verdict(row)}"
+
+
+def best_pair(summary: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """The most accurate CNN and the most accurate fully connected model, if there are both."""
+    cnns = [r for r in summary if r["convolutional"]]
+    dense = [r for r in summary if not r["convolutional"]]
+    if not (cnns and dense):
+        return None
+    return (max(cnns, key=lambda r: r["test_accuracy"])["arch"],
+            max(dense, key=lambda r: r["test_accuracy"])["arch"])
 
 
 def _model_sentences(summary: Sequence[Mapping[str, Any]],
                      versus: Callable[[str, str], str] | None, dataset: str) -> list[Finding]:
     """Sentences on the models' accuracies and sizes, shown in the summary table; the test of
-    the best CNN against the best fully connected model (``versus``) is in no table, so that
-    sentence then links to none."""
+    the best CNN against the best fully connected model (``versus``) has a table of its own."""
     table = ("table", f"{dataset}/summary")
     best = max(summary, key=lambda r: r["test_accuracy"])
     sentences = [Finding(f"The most accurate model is {best['arch']}: {accuracy_text(best)} test "
@@ -121,7 +135,7 @@ def _model_sentences(summary: Sequence[Mapping[str, Any]],
             f"({best_dense['arch']}, {best_dense['parameters']:,} parameters) "
             f"{accuracy_text(best_dense)}"
             + (f" ({versus(best_cnn['arch'], best_dense['arch'])})." if versus else "."),
-            None if versus else table))
+            ("table", f"{dataset}/head_to_head") if versus else table))
         smallest = min(cnns, key=lambda r: r["parameters"])
         sentences.append(Finding(
             f"The smallest CNN, {smallest['arch']}, has {smallest['parameters']:,} parameters and "
