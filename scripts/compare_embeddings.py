@@ -1,8 +1,8 @@
 """Adapter of rule compare_embeddings: the models' representations side by side."""
 
 from cnnlab.io import read_json
+from cnnlab.steps.embeddings import compare_embeddings
 from cnnlab.steps.runtime import checked_step
-from cnnlab.steps.units import compare_embeddings
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

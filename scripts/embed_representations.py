@@ -1,7 +1,7 @@
 """Adapter of rule embed_representations: one model's penultimate representation."""
 
+from cnnlab.steps.embeddings import embed_representations
 from cnnlab.steps.runtime import checked_step
-from cnnlab.steps.units import embed_representations
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

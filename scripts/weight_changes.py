@@ -1,7 +1,7 @@
 """Adapter of rule weight_changes: how far training moved each layer's weights."""
 
 from cnnlab.steps.runtime import checked_step
-from cnnlab.steps.units import weight_changes
+from cnnlab.steps.weights import weight_changes
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)
 

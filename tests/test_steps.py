@@ -539,12 +539,12 @@ def test_top_activating_images_of_a_trained_run(runs: Path) -> None:
 def test_embeddings_of_trained_runs_side_by_side(runs: Path) -> None:
     """embed_representations on both fixture models, then compare_embeddings: the scores in
     the table are those of each model's record, the figure drawn."""
-    from cnnlab.steps import units
+    from cnnlab.steps import embeddings
 
     records = []
     for arch in ARCHS:
         run = run_dir(runs, "mnist", arch)
-        records.append(units.embed_representations(
+        records.append(embeddings.embed_representations(
             dataset="mnist", arch=arch, threads=1, seed=0, images=500, knn_images=500,
             neighbours=3, batch_size=7, npz_path=runs / "mnist.npz", record_path=runs / "mnist.json",
             model_path=run / artifacts.TRAIN.model,
@@ -557,7 +557,7 @@ def test_embeddings_of_trained_runs_side_by_side(runs: Path) -> None:
     assert saved["tsne"].shape == (30, 2)
     labels = np.load(runs / "mnist.npz")["test_labels"]
     assert np.array_equal(saved["labels"], labels[saved["indices"]])
-    rows = units.compare_embeddings(
+    rows = embeddings.compare_embeddings(
         dataset="mnist", archs=ARCHS,
         embedding_paths=[run_dir(runs, "mnist", a) / artifacts.EMBEDDING.embedding for a in ARCHS],
         json_paths=[run_dir(runs, "mnist", a) / artifacts.EMBEDDING.json for a in ARCHS],
@@ -593,7 +593,7 @@ def test_weight_changes_of_a_trained_run(runs: Path, tmp_path: Path) -> None:
     """weight_changes on the fixture's digitcnn: every learned layer moved from the weights
     its seed draws; the trainer's trajectory starts there and ends at the trained weights, and
     a trajectory that does not is refused."""
-    from cnnlab.steps import units
+    from cnnlab.steps import weights as weight_step
 
     run = run_dir(runs, "mnist", "digitcnn")
     paths = {"csv_path": run / artifacts.WEIGHT_CHANGES.csv,
@@ -602,7 +602,7 @@ def test_weight_changes_of_a_trained_run(runs: Path, tmp_path: Path) -> None:
              "evolution_png_path": run / artifacts.WEIGHT_CHANGES.evolution}
     common = {"dataset": "mnist", "arch": "digitcnn", "record_path": runs / "mnist.json",
               "model_path": run / artifacts.TRAIN.model}
-    rows = units.weight_changes(training_seed=0, trajectory_path=run / artifacts.TRAIN.trajectory,
+    rows = weight_step.weight_changes(training_seed=0, trajectory_path=run / artifacts.TRAIN.trajectory,
                                 **common, **paths)
     layers = ["features.0", "features.3", "classifier.1", "classifier.4"]
     assert [r["layer"] for r in read_csv(paths["csv_path"])] == layers
@@ -623,5 +623,5 @@ def test_weight_changes_of_a_trained_run(runs: Path, tmp_path: Path) -> None:
     assert all(o["relative_change"] > r["relative_change"] for o, r in zip(other, rows, strict=True))
     with pytest.raises(ValueError, match="does not belong to this model's run: its first kernels "
                        "are not the ones drawn from the training seed. Train again: CNNLAB_RETRAIN=1"):
-        units.weight_changes(training_seed=1, trajectory_path=run / artifacts.TRAIN.trajectory,
+        weight_step.weight_changes(training_seed=1, trajectory_path=run / artifacts.TRAIN.trajectory,
                              **common, **{k: tmp_path / v.name for k, v in paths.items()})

@@ -20,6 +20,7 @@ from cnnlab.datasets.prepared import (
     load_prepared,
     prepare_dataset,
     save_prepared,
+    seeded_sample,
 )
 from cnnlab.datasets.sources import SAMPLE_NOTICE, acquire_dataset, data_search_path, locate_dataset
 
@@ -27,6 +28,6 @@ __all__ = [
     "DATASETS", "SAMPLE_NOTICE", "DataError", "DatasetInfo", "PreparedData", "RawDataset", "Split",
     "acquire_dataset", "balanced_subset", "channel_stats", "data_search_path", "dataset_info",
     "load_folder", "load_prepared", "locate_dataset", "parse_idx", "permuted_dataset",
-    "prepare_dataset", "save_prepared", "split_dataset_name", "subset_dataset", "subset_dataset_name",
-    "subset_epochs", "fraction_text",
+    "prepare_dataset", "save_prepared", "seeded_sample", "split_dataset_name", "subset_dataset",
+    "subset_dataset_name", "subset_epochs", "fraction_text",
 ]

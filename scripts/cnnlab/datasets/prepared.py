@@ -145,3 +145,9 @@ def load_prepared(npz_path: Path | str, json_path: Path | str) -> PreparedData:
     norm = record["normalization"]
     return PreparedData(train, test, list(record["classes"]), norm["mean"], norm["std"], record,
                         validation)
+
+
+def seeded_sample(total: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` of ``total`` indices drawn without replacement (all where there are fewer),
+    in ascending order."""
+    return np.sort(rng.permutation(total)[:count])
