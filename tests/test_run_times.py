@@ -63,14 +63,15 @@ def test_the_table_reads_only_the_listed_benchmarks(tmp_path: Path) -> None:
     listed = [folder / "mnist" / "digitcnn" / "train.tsv",
               folder / "mnist" / "digitcnn" / "seed_1" / "train.tsv",
               folder / "mnist" / "digitcnn" / "evaluate.tsv",  # not run yet: no file, no row
-              folder / "data" / "mnist.tsv"]
-    write_benchmark(folder / "data" / "mnist.tsv", 2.0)  # a data job: named by its dataset
+              folder / "data" / "mnist" / "prepare_data.tsv"]
+    write_benchmark(folder / "data" / "mnist" / "prepare_data.tsv", 2.0)
     rows = context.read_benchmarks(results, listed)
     assert rows == [
         {"job": "mnist / digitcnn / train", "stage": "train", "seconds": 12.5, "max_rss_mb": 100.5},
         {"job": "mnist / digitcnn / seed_1 / train", "stage": "train", "seconds": 13.0,
          "max_rss_mb": 100.5},
-        {"job": "data / mnist", "stage": "data", "seconds": 2.0, "max_rss_mb": 100.5}]
+        {"job": "data / mnist / prepare_data", "stage": "prepare_data", "seconds": 2.0,
+         "max_rss_mb": 100.5}]
 
 
 @pytest.mark.parametrize("mlp_seeds", [None, [0, 1]], ids=["one seed", "two mlp seeds"])

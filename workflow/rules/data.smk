@@ -17,7 +17,7 @@ rule prepare_data:
     log:
         "results/logs/data/{dataset}.log",
     benchmark:
-        "results/benchmarks/data/{dataset}.tsv"
+        "results/benchmarks/data/{dataset}/prepare_data.tsv"
     script:
         "../../scripts/prepare_data.py"
 
@@ -39,7 +39,7 @@ rule derive_dataset:
     log:
         "results/logs/data/{base}_{derivation}.log",
     benchmark:
-        "results/benchmarks/data/{base}_{derivation}.tsv"
+        "results/benchmarks/data/{base}_{derivation}/derive_dataset.tsv"
     script:
         "../../scripts/derive_dataset.py"
 

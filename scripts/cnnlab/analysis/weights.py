@@ -19,6 +19,11 @@ def learned_weights(model: nn.Module) -> dict[str, torch.Tensor]:
             if isinstance(module, LEARNED)}
 
 
+def relative_change(start: torch.Tensor, end: torch.Tensor) -> float:
+    """||end - start|| / ||start|| (Frobenius norms)."""
+    return float((end - start).norm() / start.norm())
+
+
 def weight_changes(initial: nn.Module, trained: nn.Module) -> list[dict[str, Any]]:
     """Per learned layer of two copies of one architecture: its size, both norms, the relative
     change and both standard deviations."""
@@ -32,7 +37,7 @@ def weight_changes(initial: nn.Module, trained: nn.Module) -> list[dict[str, Any
             "layer": name, "type": type(initial.get_submodule(name)).__name__,
             "weights": int(start.numel()), "norm_init": float(start.norm()),
             "norm_trained": float(end.norm()),
-            "relative_change": float((end - start).norm() / start.norm()),
+            "relative_change": relative_change(start, end),
             "std_init": float(start.std()), "std_trained": float(end.std()),
         })
     return rows
@@ -73,7 +78,7 @@ class WeightTrajectory:
         """Add the weights of ``model`` as they stand after ``epoch`` epochs."""
         current = learned_weights(model)
         self.epochs.append(epoch)
-        self.relative_change.append([float((current[name] - start).norm() / start.norm())
+        self.relative_change.append([relative_change(start, current[name])
                                      for name, start in self.initial.items()])
         if self.kernel_layer:
             self.kernels.append(current[self.kernel_layer].contiguous().clone())

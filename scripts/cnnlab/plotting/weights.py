@@ -95,6 +95,38 @@ def _strip_canvas(kernels: np.ndarray, shown: np.ndarray, channels: int) -> np.n
     return canvas
 
 
+def _draw_strip(ax: Any, canvas: np.ndarray, trajectory: dict[str, Any], shown: np.ndarray,
+                channels: int, change: np.ndarray) -> None:
+    """The strip's canvas (:func:`_strip_canvas`) with its epochs, the kernel layer's change at
+    each, and its channels labelled."""
+    kernels, epochs = trajectory["kernels"], trajectory["epochs"]
+    size, cell = kernels.shape[-1], kernels.shape[-1] + 1
+    stride = _block_stride(len(shown), size)
+    blocks = math.ceil(channels / BLOCK_CHANNELS)
+    kernel_index = trajectory["layers"].index(trajectory["kernel_layer"])
+    ax.imshow(canvas, interpolation="nearest")
+    ax.set_xticks([b * stride + c * cell + (size - 1) / 2
+                   for b in range(blocks) for c in range(len(shown))])
+    ax.set_xticklabels([f"{epochs[e]}\n{change[e, kernel_index]:.0f}%"
+                        for _ in range(blocks) for e in shown], fontsize=5.5)
+    rows = range(min(channels, BLOCK_CHANNELS))
+    ax.set_yticks([r * cell + (size - 1) / 2 for r in rows])
+    # One block: its rows are the channels; several: each block says which channels it holds.
+    ax.set_yticklabels([str(r) for r in rows] if blocks == 1 else [], fontsize=5.5)
+    for block in range(blocks if blocks > 1 else 0):
+        last = min(channels, (block + 1) * BLOCK_CHANNELS) - 1
+        ax.text(block * stride + (len(shown) * cell - 1) / 2, -1.0,
+                f"channels {block * BLOCK_CHANNELS}-{last}", ha="center", va="bottom", fontsize=6)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel("epoch (0 = initialisation) and the layer's change from it", fontsize=7)
+    ax.set_ylabel("channel", fontsize=7)
+    ax.set_title(literal(
+        f"{trajectory['kernel_layer']}: kernels of channels 0-{channels - 1} of {kernels.shape[1]}, "
+        "each on one scale over the epochs"), fontsize=7.5, pad=14 if blocks > 1 else 6)
+
+
 @figure_builder
 def plot_weight_evolution(trajectory: dict[str, Any], title: str, path: Path | str) -> Figure:
     """A trajectory (:func:`cnnlab.analysis.weights.trajectory_fields`): the first
@@ -114,33 +146,7 @@ def plot_weight_evolution(trajectory: dict[str, Any], title: str, path: Path | s
         fig, (strip_ax, curve_ax) = subplots(
             2, 1, figsize=(7.5, strip_height + curve_height + 0.4),
             height_ratios=[strip_height, curve_height])
-        strip_ax.imshow(canvas, interpolation="nearest")
-        size, cell = kernels.shape[-1], kernels.shape[-1] + 1
-        block_width = _block_stride(len(shown), size)
-        blocks = math.ceil(channels / BLOCK_CHANNELS)
-        kernel_index = layers.index(trajectory["kernel_layer"])
-        strip_ax.set_xticks([b * block_width + c * cell + (size - 1) / 2
-                             for b in range(blocks) for c in range(len(shown))])
-        strip_ax.set_xticklabels([f"{epochs[e]}\n{change[e, kernel_index]:.0f}%"
-                                  for _ in range(blocks) for e in shown], fontsize=5.5)
-        strip_ax.set_yticks([r * cell + (size - 1) / 2 for r in range(min(channels, BLOCK_CHANNELS))])
-        strip_ax.set_yticklabels([str(r) for r in range(min(channels, BLOCK_CHANNELS))], fontsize=5.5)
-        strip_ax.tick_params(length=0)
-        for spine in strip_ax.spines.values():
-            spine.set_visible(False)
-        strip_ax.set_xlabel("epoch (0 = initialisation) and the layer's change from it", fontsize=7)
-        strip_ax.set_ylabel("channel", fontsize=7)
-        for block in range(blocks if blocks > 1 else 0):
-            last = min(channels, (block + 1) * BLOCK_CHANNELS) - 1
-            strip_ax.text(block * block_width + (len(shown) * cell - 1) / 2, -1.0,
-                          f"channels {block * BLOCK_CHANNELS}-{last}", ha="center", va="bottom",
-                          fontsize=6)
-        if blocks > 1:
-            strip_ax.set_yticklabels([])
-        total = kernels.shape[1]
-        strip_ax.set_title(literal(
-            f"{trajectory['kernel_layer']}: kernels of channels 0-{channels - 1} of {total}, each on "
-            "one scale over the epochs"), fontsize=7.5, pad=14 if blocks > 1 else 6)
+        _draw_strip(strip_ax, canvas, trajectory, shown, channels, change)
     colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(layers)))
     for index, (name, colour) in enumerate(zip(layers, colours, strict=True)):
         curve_ax.plot(epochs, change[:, index], marker="o", markersize=3, linewidth=1.2,

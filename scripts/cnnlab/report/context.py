@@ -106,10 +106,8 @@ def read_benchmarks(results: Path, paths: Iterable[Path | str]) -> list[dict[str
                 parts = path.resolve().relative_to(folder.resolve()).with_suffix("").parts
             except ValueError:  # a benchmark kept elsewhere: named by its path
                 parts = path.with_suffix("").parts
-            # A job's stage is its file's name (train.tsv), but data jobs are named by their
-            # dataset in a folder of their own (benchmarks/data/mnist.tsv, workflow/rules/data.smk).
-            stage = "data" if parts[0] == "data" else parts[-1]
-            rows.append({"job": " / ".join(parts), "stage": stage,
+            # A job's stage is its file's name: train.tsv, prepare_data.tsv.
+            rows.append({"job": " / ".join(parts), "stage": parts[-1],
                          "seconds": float(table[0]["s"]), "max_rss_mb": table[0].get("max_rss", 0)})
     return rows
 
@@ -269,7 +267,8 @@ def collect_context(
                                    for key, name in COMPARE_FIGURES.items()}
     for dataset, entry in datasets.items():
         pair = best_pair([r for r in summary if r["dataset"] == dataset])
-        entry["head_to_head"] = head_to_head_row(results, dataset, seeds, *pair) if pair else None
+        entry["head_to_head"] = (head_to_head_row(results, dataset, seeds, pair[0]["arch"],
+                                                  pair[1]["arch"]) if pair else None)
         entry["findings"] = findings(
             [r for r in summary if r["dataset"] == dataset], compare.get(dataset),
             functools.partial(head_to_head, results, dataset, seeds))

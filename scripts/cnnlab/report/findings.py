@@ -102,14 +102,15 @@ def head_to_head(results: Path, dataset: str, seeds: Mapping[str, Sequence[int]]
     return f"{100 * row['change']:+.2f} points, {evidence_text(row)}: {verdict(row)}"
 
 
-def best_pair(summary: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
-    """The most accurate CNN and the most accurate fully connected model, if there are both."""
+def best_pair(summary: Sequence[Mapping[str, Any]]
+              ) -> tuple[Mapping[str, Any], Mapping[str, Any]] | None:
+    """The summary rows of the most accurate CNN and of the most accurate fully connected
+    model, if there are both."""
     cnns = [r for r in summary if r["convolutional"]]
     dense = [r for r in summary if not r["convolutional"]]
     if not (cnns and dense):
         return None
-    return (max(cnns, key=lambda r: r["test_accuracy"])["arch"],
-            max(dense, key=lambda r: r["test_accuracy"])["arch"])
+    return (max(cnns, key=lambda r: r["test_accuracy"]), max(dense, key=lambda r: r["test_accuracy"]))
 
 
 def _model_sentences(summary: Sequence[Mapping[str, Any]],
@@ -121,11 +122,9 @@ def _model_sentences(summary: Sequence[Mapping[str, Any]],
     sentences = [Finding(f"The most accurate model is {best['arch']}: {accuracy_text(best)} test "
                          f"accuracy with {best['parameters']:,} parameters after {best['epochs']} "
                          "epochs.", table)]
-    cnns = [r for r in summary if r["convolutional"]]
-    dense = [r for r in summary if not r["convolutional"]]
-    if cnns and dense:
-        best_cnn = max(cnns, key=lambda r: r["test_accuracy"])
-        best_dense = max(dense, key=lambda r: r["test_accuracy"])
+    pair = best_pair(summary)
+    if pair:
+        best_cnn, best_dense = pair
         ratio = best_dense["parameters"] / best_cnn["parameters"]
         size = (f"{ratio:.1f} times fewer parameters than {best_dense['arch']}" if ratio >= 1 else
                 f"{1 / ratio:.1f} times more parameters than {best_dense['arch']}")
@@ -136,7 +135,7 @@ def _model_sentences(summary: Sequence[Mapping[str, Any]],
             f"{accuracy_text(best_dense)}"
             + (f" ({versus(best_cnn['arch'], best_dense['arch'])})." if versus else "."),
             ("table", f"{dataset}/head_to_head") if versus else table))
-        smallest = min(cnns, key=lambda r: r["parameters"])
+        smallest = min((r for r in summary if r["convolutional"]), key=lambda r: r["parameters"])
         sentences.append(Finding(
             f"The smallest CNN, {smallest['arch']}, has {smallest['parameters']:,} parameters and "
             f"reaches {accuracy_text(smallest)}.", table))
@@ -155,14 +154,11 @@ def _pair_rows(rows: Sequence[Mapping[str, Any]], summary: Sequence[Mapping[str,
     those are not among the tested pairs, of the first tested pair."""
     if not rows:
         return []
-    cnns = [r for r in summary if r["convolutional"]]
-    dense = [r for r in summary if not r["convolutional"]]
     pair = (rows[0]["cnn"], rows[0]["mlp"])
-    if cnns and dense:
-        best = (max(cnns, key=lambda r: r["test_accuracy"])["arch"],
-                max(dense, key=lambda r: r["test_accuracy"])["arch"])
-        if any((r["cnn"], r["mlp"]) == best for r in rows):
-            pair = best
+    if best := best_pair(summary):
+        names = (best[0]["arch"], best[1]["arch"])
+        if any((r["cnn"], r["mlp"]) == names for r in rows):
+            pair = names
     return [r for r in rows if (r["cnn"], r["mlp"]) == pair]
 
 

@@ -36,14 +36,14 @@ def weight_changes(*, dataset: str, arch: str, training_seed: int, record_path: 
     trained = load_trained_model(arch, model_path, classes, cpu)
     initial = initial_model(arch, classes, training_seed)
     rows = weights.weight_changes(initial, trained)
+    before, after = weights.learned_weights(initial), weights.learned_weights(trained)
     trajectory = weights.trajectory_fields(read_npz(trajectory_path))
-    _check_trajectory(trajectory, rows, weights.learned_weights(initial), trajectory_path)
+    _check_trajectory(trajectory, rows, before, trajectory_path)
     write_csv(csv_path, rows, WEIGHT_COLUMNS)
     write_csv(evolution_csv_path, [
         {"epoch": int(epoch), "layer": layer, "relative_change": float(change)}
         for epoch, changes in zip(trajectory["epochs"], trajectory["relative_change"], strict=True)
         for layer, change in zip(trajectory["layers"], changes, strict=True)], EVOLUTION_COLUMNS)
-    before, after = weights.learned_weights(initial), weights.learned_weights(trained)
     layers = []
     for row in rows:
         counts_init, counts_trained, edges = weights.histogram_pair(before[row["layer"]],

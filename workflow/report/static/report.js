@@ -30,16 +30,20 @@
     }
   }
 
-  function applyTheme(theme, button) {
+  function showTheme(theme) {
     if (theme === "auto") root.removeAttribute("data-theme");
     else root.setAttribute("data-theme", theme);
+  }
+
+  function applyTheme(theme, button) {
+    showTheme(theme);
     button.textContent = "Theme: " + theme;
     button.setAttribute("data-theme-choice", theme);
     try { window.localStorage.setItem(THEME_KEY, theme); } catch (error) { /* see storedTheme */ }
   }
 
   // At once, before the page is drawn: no flash of the other theme.
-  if (storedTheme() !== "auto") root.setAttribute("data-theme", storedTheme());
+  showTheme(storedTheme());
 
   function setUpTheme(panel) {
     var button = make("button", {type: "button", "class": "theme-toggle",
