@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+import torch
+
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "scripts"))
 
@@ -43,6 +45,11 @@ def main() -> int:
         # makes later repeats cheaper, so the median is the favourable case.
         "pipeline compiled": {"compile": True},
     }
+    if torch.cuda.is_available():  # CUDA graphs exist on the GPU only
+        # "pipeline" replays each whole step as one CUDA graph there; these show what that is
+        # worth, and torch.compile's own graphs of the forward and backward passes.
+        variants["pipeline eager steps"] = {"cuda_graphs": False}
+        variants["pipeline reduce-overhead"] = {"compile": "reduce-overhead"}
     summary = bench.run(folder, arch=args.arch, epochs=args.epochs, repeats=args.repeats,
                         batch_size=args.batch_size, variants=variants)
     bench.write(summary, args.out)

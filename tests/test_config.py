@@ -186,6 +186,7 @@ BAD_CONFIGS = [
     ({"attribution": {"occlusion_window": 6, "occlusion_stride": 4}}, ["config key 'attribution.occlusion_stride': a 6-pixel window moved 4 pixels at a time never reaches the last 2 pixel(s) of the 28-pixel images; choose a stride of 1, 2 (or another window)"]),
     ({"attribution": {"baseline": "white"}}, ["config key 'attribution.baseline'", "black, mean"]),
     ({"attribution": {"images": 5}}, ["config key 'attribution.images'", "minimum of 10"]),
+    ({"training": {"digitcnn": {"compile": "max-autotune"}}}, ["config key 'training.digitcnn.compile'", "'max-autotune' is not allowed; allowed values: false, true, reduce-overhead"]),
     ({"attribution": {"grad_cam_layer": "features.3"}}, ["'attribution.grad_cam_layer' is not a known setting"]),
 ]
 

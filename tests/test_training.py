@@ -9,6 +9,7 @@ import pytest
 import torch
 from cnnlab import device
 from cnnlab import training as t
+from cnnlab.augmentation import crop_flip
 from cnnlab.datasets import PreparedData, Split
 from cnnlab.models import create_model
 
@@ -161,7 +162,7 @@ def test_crop_flip_moves_content_by_at_most_the_padding() -> None:
     generator = torch.Generator().manual_seed(0)
     x = torch.zeros(64, 3, 32, 32)
     x[:, :, 14:18, 14:18] = 1.0  # a centred square
-    out = t.crop_flip(x, generator, pad=4, fill=torch.tensor([-1.0, -1.0, -1.0]))
+    out = crop_flip(x, generator, pad=4, fill=torch.tensor([-1.0, -1.0, -1.0]))
     assert out.shape == x.shape
     square = out[:, 0] == 1.0
     assert (square.sum((1, 2)) == 16).all()  # the square never leaves the image
@@ -174,7 +175,7 @@ def test_crop_flip_moves_content_by_at_most_the_padding() -> None:
 def test_crop_flip_flips_about_half_the_batch() -> None:
     generator = torch.Generator().manual_seed(1)
     x = torch.arange(8.0).view(1, 1, 1, 8).expand(1000, 1, 8, 8).contiguous()
-    out = t.crop_flip(x, generator, pad=0)
+    out = crop_flip(x, generator, pad=0)
     flipped = (out[:, 0, 0, 0] == 7).float().mean().item()
     assert 0.4 < flipped < 0.6
 
@@ -207,6 +208,37 @@ def test_fast_paths_train_as_well(fast: dict) -> None:
     _, result = train(epochs=3, **fast)
     assert result.history[-1]["val_acc"] == 1.0
     assert result.bf16 is fast["bf16"]
+
+
+@pytest.mark.parametrize("setting,mode", [(True, "default"), ("reduce-overhead", "reduce-overhead")])
+def test_the_compile_switch_reaches_torch_compile(monkeypatch: pytest.MonkeyPatch, setting, mode: str) -> None:
+    calls: list[dict] = []
+
+    def fake_compile(model: torch.nn.Module, **options) -> torch.nn.Module:
+        calls.append(options)
+        return model
+
+    def no_graphs_on_the_cpu() -> None:
+        raise AssertionError("CUDA graph steps were marked on the CPU")
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", no_graphs_on_the_cpu)
+    _, result = train("logreg", epochs=1, compile=setting)
+    assert calls == [{"mode": mode, "dynamic": False}]
+    assert len(result.history) == 1
+    calls.clear()
+    train("logreg", epochs=1, compile=False)
+    assert calls == []
+    with pytest.raises(ValueError, match="unknown compile setting 'max-autotune'; use false, true or reduce-overhead"):
+        train("logreg", epochs=1, compile="max-autotune")
+
+
+def test_the_schema_offers_exactly_the_compile_settings_the_trainer_knows() -> None:
+    from cnnlab.config import load_schema
+
+    schema = load_schema(Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml")
+    recipe = schema["$defs"]["training_settings"]["properties"]["compile"]
+    assert recipe["enum"] == [False, *t.COMPILE_MODES]
 
 
 def test_compiled_training_learns_and_saves_plain_weights(tmp_path: Path) -> None:

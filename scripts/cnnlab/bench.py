@@ -23,6 +23,7 @@ from torch import nn
 
 from cnnlab import datasets, training
 from cnnlab.analysis.layers import layer_table
+from cnnlab.augmentation import crop_flip
 from cnnlab.datasets.catalog import IDX_ROLES
 from cnnlab.device import runtime_info, seed_everything, select_device, to_device, use_threads
 from cnnlab.models import create_model
@@ -97,10 +98,10 @@ def tutorial_loaders(root: Path, batch_size: int, seed: int) -> tuple[Any, Any]:
 
 
 def tutorial_epochs(arch: str, root: Path, epochs: int, batch_size: int, lr: float,
-                    seed: int) -> dict[str, float]:
-    """The conventional loop: ``.item()`` every step, model and data on the CPU."""
+                    seed: int, device: torch.device) -> dict[str, float]:
+    """The conventional loop: ``.item()`` every step, each batch moved to ``device`` as it comes."""
     torch.manual_seed(seed)
-    model = create_model(arch)
+    model = create_model(arch).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     criterion = nn.CrossEntropyLoss()
     train_loader, test_loader = tutorial_loaders(root, batch_size, seed)
@@ -110,6 +111,7 @@ def tutorial_epochs(arch: str, root: Path, epochs: int, batch_size: int, lr: flo
         start = time.perf_counter()
         running = 0.0
         for images, labels in train_loader:
+            images, labels = images.to(device), labels.to(device)
             optimizer.zero_grad()
             loss = criterion(model(images), labels)
             loss.backward()
@@ -120,6 +122,7 @@ def tutorial_epochs(arch: str, root: Path, epochs: int, batch_size: int, lr: flo
     correct = total = 0
     with torch.no_grad():
         for images, labels in test_loader:
+            images, labels = images.to(device), labels.to(device)
             correct += (model(images).argmax(1) == labels).sum().item()
             total += len(labels)
     epoch = statistics.median(seconds)
@@ -176,7 +179,7 @@ def augmentation(device: torch.device, n: int = 10_000, batch_size: int = 128) -
     generator = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     for i in range(0, n, batch_size):
-        out = training.crop_flip(x[i:i + batch_size], generator)
+        out = crop_flip(x[i:i + batch_size], generator)
     float(out.sum())
     ours = time.perf_counter() - start
     return {"images": n, "tutorial_images_per_second": n / tutorial,
@@ -202,7 +205,8 @@ def run(mnist_folder: Path, *, arch: str = "digitcnn", epochs: int = 1, repeats:
     contestants: dict[str, Callable[[], dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = torchvision_root(mnist_folder, Path(tmp))
-        contestants["tutorial"] = lambda: tutorial_epochs(arch, root, epochs, batch_size, lr, seed)
+        contestants["tutorial"] = lambda: tutorial_epochs(arch, root, epochs, batch_size, lr, seed,
+                                                          device)
         contestants["pipeline"] = lambda: pipeline_epochs(arch, data, epochs, seed, device,
                                                           batch_size=batch_size, lr=lr)
         for name, settings in variants.items():

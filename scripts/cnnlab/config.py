@@ -105,7 +105,8 @@ def _explain(error: jsonschema.ValidationError, root: Mapping[str, Any]) -> str:
             for name in unknown
         )
     if error.validator == "enum":
-        allowed = [str(v) for v in error.validator_value]
+        # As the config file spells them: YAML's true/false, not Python's True/False.
+        allowed = [str(v).lower() if isinstance(v, bool) else str(v) for v in error.validator_value]
         return (
             f"config key '{key}': {error.instance!r} is not allowed"
             f"{_suggest(str(error.instance), allowed)}; allowed values: {', '.join(allowed)}"

@@ -49,9 +49,11 @@ def use_bf16(setting: bool | str, device: torch.device) -> bool:
     return native_bf16(device) if setting == "auto" else bool(setting)
 
 
-def autocast(device: torch.device, enabled: bool) -> Any:
-    """bf16 autocast on ``device`` when enabled (AVX512-BF16/AMX on CPU, tensor cores on GPU)."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+def autocast(device: torch.device, enabled: bool, cache: bool = True) -> Any:
+    """bf16 autocast on ``device`` when enabled (AVX512-BF16/AMX on CPU, tensor cores on GPU);
+    ``cache``: keep each weight's bf16 copy for the rest of the block (not inside a CUDA graph)."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled,
+                          cache_enabled=cache)
 
 
 def configure_determinism(deterministic: bool, device: torch.device) -> None:
@@ -62,6 +64,10 @@ def configure_determinism(deterministic: bool, device: torch.device) -> None:
     # without it.
     torch.utils.deterministic.fill_uninitialized_memory = False
     if device.type == "cuda":
+        if deterministic:
+            # cuBLAS is repeatable only with a fixed workspace; read when its handle is made,
+            # so this must come before the run's first matrix product.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = not deterministic
         torch.backends.cudnn.deterministic = deterministic
 

@@ -19,10 +19,12 @@ import torch
 from torch import nn
 
 from cnnlab.analysis.weights import WeightTrajectory
+from cnnlab.augmentation import crop_flip
 from cnnlab.datasets import PreparedData
 from cnnlab.device import autocast, configure_determinism, to_device, use_bf16
 from cnnlab.inference import evaluate_loss_accuracy
 from cnnlab.io import atomic_write_bytes, write_csv
+from cnnlab.step_graph import StepGraph
 
 # Divergence is checked every this many steps: often enough to stop a NaN run within
 # seconds, rarely enough that the device never waits on the host in between.
@@ -50,7 +52,8 @@ class TrainSettings:
     channels_last: bool = True
     bf16: bool | str = "auto"
     deterministic: bool = True
-    compile: bool = False
+    compile: bool | str = False
+    cuda_graphs: bool = True
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "TrainSettings":
@@ -66,30 +69,25 @@ def settings_dict(s: TrainSettings) -> dict[str, Any]:
     return asdict(s)
 
 
-def crop_flip(x: torch.Tensor, generator: torch.Generator, pad: int = 4,
-              fill: torch.Tensor | None = None) -> torch.Tensor:
-    """Random crop after ``pad``-pixel padding, then a random horizontal flip, for a whole batch.
-
-    ``fill`` (one value per channel) is what a zero (black) pixel becomes after normalisation,
-    so the padding matches torchvision's pad-then-normalise order.
-    """
-    n, c, h, w = x.shape
-    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-    if fill is not None:
-        border = torch.ones(1, 1, h + 2 * pad, w + 2 * pad, device=x.device, dtype=x.dtype)
-        border[..., pad:pad + h, pad:pad + w] = 0
-        padded = padded + border * fill.view(1, c, 1, 1)
-    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(x.device)
-    rows = (offsets[0].view(n, 1, 1, 1) + torch.arange(h, device=x.device).view(1, 1, h, 1))
-    padded = padded.gather(2, rows.expand(n, c, h, w + 2 * pad))
-    cols = (offsets[1].view(n, 1, 1, 1) + torch.arange(w, device=x.device).view(1, 1, 1, w))
-    out = padded.gather(3, cols.expand(n, c, h, w))
-    flip = (torch.rand(n, generator=generator) < 0.5).to(x.device).view(n, 1, 1, 1)
-    return torch.where(flip, out.flip(3), out)
+# ``compile`` values and the torch.compile mode each selects (True: inductor's default mode).
+# reduce-overhead replays the forward and backward passes as CUDA graphs: for small models on a
+# GPU the step is bound by kernel launches, not arithmetic. On the CPU it compiles as default.
+COMPILE_MODES: dict[bool | str, str | None] = {True: "default", "reduce-overhead": "reduce-overhead"}
 
 
-def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
-    """The optimiser a recipe names."""
+def compiled_forward(model: nn.Module, setting: bool | str) -> nn.Module:
+    """``model`` itself, or a torch.compile wrapper sharing its parameters, as ``setting`` says."""
+    if setting is False:
+        return model
+    if setting not in COMPILE_MODES:
+        raise ValueError(f"unknown compile setting {setting!r}; use false, true or reduce-overhead")
+    # dynamic=False: an epoch has two batch shapes (full and last); two specialised graphs are
+    # cheaper than one graph with a symbolic batch size.
+    return torch.compile(model, mode=COMPILE_MODES[setting], dynamic=False)
+
+
+def make_optimizer(model: nn.Module, s: TrainSettings, capturable: bool = False) -> torch.optim.Optimizer:
+    """The optimiser a recipe names; ``capturable`` lets a CUDA graph record Adam's update."""
     params = list(model.parameters())
     # One fused kernel per step instead of a loop of small ops per parameter tensor (on the CPU
     # the per-tensor Adam loop was 17% of a DigitCNN step).
@@ -98,9 +96,11 @@ def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.Optimizer:
         return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay,
                                **fused)
     if s.optimizer == "adam":
-        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay, **fused)
+        return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay, capturable=capturable,
+                                **fused)
     if s.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay, **fused)
+        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay, capturable=capturable,
+                                 **fused)
     raise ValueError(f"unknown optimizer {s.optimizer!r}; use sgd, adam or adamw")
 
 
@@ -138,6 +138,8 @@ class FitResult:
     device: str
     bf16: bool = False
     trajectory: WeightTrajectory | None = None
+    # Steps replayed as CUDA graphs (0 on the CPU or with cuda_graphs off).
+    graphed_steps: int = 0
 
 
 def fit(
@@ -176,8 +178,11 @@ def fit(
     fill = (-torch.tensor(data.mean) / torch.tensor(data.std)).to(device)
     # The compiled wrapper shares the model's parameters: checkpoints and the saved state dict
     # come from ``model`` itself, so they carry no wrapper prefix.
-    forward = torch.compile(model) if settings.compile else model
-    optimizer = make_optimizer(model, settings)
+    forward = compiled_forward(model, settings.compile)
+    compiled_graphs = settings.compile == "reduce-overhead" and device.type == "cuda"
+    # torch.compile's reduce-overhead mode makes its own graphs of the forward and backward.
+    whole_step_graphs = settings.cuda_graphs and device.type == "cuda" and not compiled_graphs
+    optimizer = make_optimizer(model, settings, capturable=whole_step_graphs)
     scheduler = make_scheduler(optimizer, settings)
     history: list[dict[str, float]] = []
     trajectory = WeightTrajectory(model)
@@ -198,6 +203,24 @@ def fit(
         trajectory.record(model, 0)
     n = len(y_train)
     steps = math.ceil(n / settings.batch_size)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+
+    def train_step(xb: torch.Tensor, yb: torch.Tensor) -> None:
+        # Autocast's weight cache cannot outlive a graph capture; each weight is cast once per
+        # step anyway.
+        with autocast(device, bf16, cache=not whole_step_graphs):
+            logits = forward(xb)
+            loss = nn.functional.cross_entropy(logits.float(), yb)
+        loss.backward()
+        optimizer.step()
+        loss_sum.add_(loss.detach() * len(yb))
+        correct.add_((logits.detach().argmax(1) == yb).sum())
+
+    def zero_grad() -> None:
+        optimizer.zero_grad(set_to_none=True)
+
+    graph = StepGraph(train_step, zero_grad, settings.batch_size) if whole_step_graphs else None
     model.train()
     for epoch in range(first_epoch, settings.epochs):
         epoch_seed = seed * 1_000_003 + epoch
@@ -205,8 +228,10 @@ def fit(
         generator = torch.Generator().manual_seed(epoch_seed)
         order = torch.randperm(n, generator=generator).to(device)
         lr = optimizer.param_groups[0]["lr"]
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
+        loss_sum.zero_()
+        correct.zero_()
+        if graph is not None:
+            graph.new_epoch()
         epoch_start = time.perf_counter()
         bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{settings.epochs}", file=progress,
                    disable=progress is None, mininterval=2.0, ascii=True)
@@ -215,14 +240,11 @@ def fit(
             xb, yb = x_train[index], y_train[index]
             if augment:
                 xb = crop_flip(xb, generator, fill=fill)
-            with autocast(device, bf16):
-                logits = forward(xb)
-                loss = nn.functional.cross_entropy(logits.float(), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(yb)
-            correct += (logits.detach().argmax(1) == yb).sum()
+            if graph is None or not graph.run(xb, yb):
+                if compiled_graphs:  # a new step: the graphs may overwrite the last one's outputs
+                    torch.compiler.cudagraph_mark_step_begin()
+                zero_grad()
+                train_step(xb, yb)
             if step % DIVERGENCE_CHECK_STEPS == 0 or step == steps - 1:
                 _check_finite(loss_sum, epoch, step, settings)
             bar.update(1)
@@ -269,7 +291,7 @@ def fit(
                 checkpoint_path,
             )
     return FitResult(history, first_epoch, time.perf_counter() - start, str(device), bf16,
-                     trajectory)
+                     trajectory, graph.replays if graph is not None else 0)
 
 
 def _read_checkpoint(path: Path | None, device: torch.device,

@@ -105,6 +105,7 @@ def train_model(
         "settings": training.settings_dict(recipe),
         "augment": augment,
         "bf16_active": result.bf16,
+        "graphed_steps": result.graphed_steps,
         "parameters": count_parameters(model),
         "declared_parameters": model_spec(arch).num_params,
         "epochs": recipe.epochs,
