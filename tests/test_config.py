@@ -74,6 +74,12 @@ def test_the_trainer_defaults_are_the_schema_defaults() -> None:
     assert library == schema
 
 
+def test_the_library_evaluation_batch_is_the_schema_default() -> None:
+    from cnnlab.inference import EVAL_BATCH_SIZE
+
+    assert SCHEMA["properties"]["evaluation"]["properties"]["batch_size"]["default"] == EVAL_BATCH_SIZE
+
+
 def test_every_architecture_default_is_a_deviation_from_the_shared_recipe() -> None:
     shared = {key: spec["default"]
               for key, spec in SCHEMA["$defs"]["training_settings"]["properties"].items()}

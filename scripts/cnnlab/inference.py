@@ -21,6 +21,11 @@ class ModelFileError(RuntimeError):
     """A model file is missing, damaged, or not a plain state dict of the expected network."""
 
 
+# Images per forward pass without gradients, for library callers; the config's
+# evaluation.batch_size (same default) is what the pipeline passes.
+EVAL_BATCH_SIZE = 128
+
+
 def load_trained_model(arch: str, path: Path | str, num_classes: int,
                        device: torch.device) -> nn.Module:
     """Build ``arch`` and load the state dict at ``path`` (``weights_only=True``: no code runs)."""

@@ -22,7 +22,7 @@ from cnnlab.analysis.weights import WeightTrajectory
 from cnnlab.augmentation import crop_flip
 from cnnlab.datasets import PreparedData
 from cnnlab.device import autocast, configure_determinism, to_device, use_bf16
-from cnnlab.inference import evaluate_loss_accuracy
+from cnnlab.inference import EVAL_BATCH_SIZE, evaluate_loss_accuracy
 from cnnlab.io import atomic_write_bytes, write_csv
 from cnnlab.step_graph import StepGraph
 
@@ -152,7 +152,7 @@ def fit(
     augment: bool,
     checkpoint_path: Path | None = None,
     run_fingerprint: str = "",
-    eval_batch_size: int = 1000,
+    eval_batch_size: int = EVAL_BATCH_SIZE,
     progress: TextIO | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> FitResult:

@@ -14,7 +14,7 @@ import torch
 
 from cnnlab import datasets, device, kept_runs, training
 from cnnlab.artifacts import TRAIN
-from cnnlab.inference import initial_model
+from cnnlab.inference import EVAL_BATCH_SIZE, initial_model
 from cnnlab.io import read_json, write_json, write_npz
 from cnnlab.models import count_parameters, model_spec
 from cnnlab.steps.runtime import tell_terminal
@@ -53,7 +53,7 @@ def train_model(
     history_path: Path | str,
     train_record_path: Path | str,
     trajectory_path: Path | str,
-    eval_batch_size: int = 1000,
+    eval_batch_size: int = EVAL_BATCH_SIZE,
     device_preference: str = "auto",
     retrain: bool = False,
 ) -> dict[str, Any]:
