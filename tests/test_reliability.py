@@ -418,10 +418,10 @@ def test_the_default_profile_runs_one_gpu_job_at_a_time() -> None:
     import yaml
 
     profile = yaml.safe_load((PROJECT / "workflow" / "profiles" / "default" / "config.yaml").read_text())
-    assert "gpu=1" in profile["resources"]
+    assert "gpu=1" in profile["resources"] and "heavy_jobs=2" in profile["resources"]
     for rules in ("train", "evaluate", "inspect", "compare"):
         text = (PROJECT / "workflow" / "rules" / f"{rules}.smk").read_text()
-        assert "gpu=gpu_request" in text, rules
+        assert "gpu=gpu_request" in text and "heavy_jobs=1" in text, rules
     # A second seed's jobs are the first seed's rule with other files: they inherit its GPU
     # request and threads, and override neither.
     for rules, rule in (("train", "train"), ("evaluate", "evaluate")):

@@ -72,7 +72,7 @@ def settings_dict(s: TrainSettings) -> dict[str, Any]:
 # ``compile`` values and the torch.compile mode each selects (True: inductor's default mode).
 # reduce-overhead replays the forward and backward passes as CUDA graphs: for small models on a
 # GPU the step is bound by kernel launches, not arithmetic. On the CPU it compiles as default.
-COMPILE_MODES: dict[bool | str, str | None] = {True: "default", "reduce-overhead": "reduce-overhead"}
+COMPILE_MODES: dict[bool | str, str] = {True: "default", "reduce-overhead": "reduce-overhead"}
 
 
 def compiled_forward(model: nn.Module, setting: bool | str) -> nn.Module:

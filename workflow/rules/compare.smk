@@ -55,6 +55,7 @@ rule compare_translation:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
+        heavy_jobs=1,
     script:
         "../../scripts/compare_translation.py"
 

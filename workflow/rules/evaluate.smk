@@ -36,6 +36,7 @@ rule evaluate:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
+        heavy_jobs=1,
     script:
         "../../scripts/evaluate.py"
 

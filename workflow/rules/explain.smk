@@ -22,6 +22,7 @@ rule calibrate:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
+        heavy_jobs=1,
     script:
         "../../scripts/calibrate.py"
 
@@ -59,5 +60,6 @@ rule explain_decisions:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
+        heavy_jobs=1,
     script:
         "../../scripts/explain_decisions.py"

@@ -62,6 +62,7 @@ rule measure_sparsity:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
+        heavy_jobs=1,
     script:
         "../../scripts/measure_sparsity.py"
 

@@ -23,6 +23,7 @@ rule train:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
+        heavy_jobs=1,
     script:
         "../../scripts/train.py"
 

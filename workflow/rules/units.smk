@@ -24,6 +24,7 @@ rule effective_receptive_fields:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
+        heavy_jobs=1,
     script:
         "../../scripts/effective_receptive_fields.py"
 
@@ -45,6 +46,7 @@ rule top_activating_images:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
+        heavy_jobs=1,
     script:
         "../../scripts/top_activating_images.py"
 
@@ -70,6 +72,7 @@ rule embed_representations:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
+        heavy_jobs=1,
     script:
         "../../scripts/embed_representations.py"
 
@@ -119,6 +122,7 @@ rule optimise_inputs:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
+        heavy_jobs=1,
     script:
         "../../scripts/optimise_inputs.py"
 
