@@ -135,7 +135,6 @@ def random_order(count: int, pixels: int, rng: np.random.Generator) -> np.ndarra
 
 
 @torch.no_grad()
-@torch.no_grad()  # forward passes only: no graph to record (about 10% of ResNet-small's time)
 def perturbation_curves(model: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                         order: np.ndarray, baseline: torch.Tensor, points: int = CURVE_POINTS,
                         inputs_per_pass: int = attribution.PASS_SIZE,
