@@ -342,3 +342,26 @@ def test_the_strip_puts_each_kernel_in_its_cell_on_its_channels_scale() -> None:
     strength = lambda rgb: 1 - rgb.min()  # noqa: E731 (distance from white)
     assert strength(blue) > strength(red) > 0.2  # one scale over the epochs: -2 beats 1
     assert np.all(canvas[:, 3 * cell - 1:block] == 1.0)  # the gap between blocks stays white
+
+
+def test_validation_curves_join_the_scored_epochs_only(tmp_path: Path) -> None:
+    """A run scored every second epoch (validate_every) draws its validation line through
+    epochs 2, 4 and 5, with no gap where an epoch was not scored; training is drawn each epoch."""
+    rows = history(5)
+    for row in rows:
+        if row["epoch"] in ("1", "3"):
+            row["val_loss"] = row["val_acc"] = "nan"
+    fig = evaluation.plot_curves(rows, TITLE, tmp_path / "curves.png")
+    for ax in fig.axes:
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert list(lines["train"].get_xdata()) == [1, 2, 3, 4, 5]
+        assert list(lines["validation"].get_xdata()) == [2, 4, 5]
+        assert np.all(np.isfinite(lines["validation"].get_ydata()))
+    accuracy = {line.get_label(): line for line in fig.axes[1].get_lines()}["validation"]
+    assert list(accuracy.get_ydata()) == pytest.approx([100 * (1 - 0.12 / e) for e in (2, 4, 5)])
+    histories = {"mlp": {seed: [dict(r) for r in rows] for seed in range(3)}}
+    fig = comparison.plot_training_dynamics(histories, TITLE, tmp_path / "dynamics.png")
+    loss, accuracy = (next(iter(ax.get_lines())) for ax in fig.axes if ax.get_lines())
+    assert list(loss.get_xdata()) == [1, 2, 3, 4, 5]
+    assert list(accuracy.get_xdata()) == [2, 4, 5]
+    assert np.all(np.isfinite(accuracy.get_ydata()))

@@ -53,6 +53,38 @@ def test_the_test_split_is_never_scored_while_training() -> None:
     assert np.isnan(result.history[-1]["val_acc"]) and np.isnan(result.history[-1]["val_loss"])
 
 
+@pytest.mark.parametrize(("setting", "train_size", "validation_size", "interval"), [
+    ("auto", 55_000, 5_000, 1),   # full MNIST: every epoch
+    ("auto", 11_000, 5_000, 1),   # 20%: an epoch already trains on more than it scores
+    ("auto", 2_750, 5_000, 2),    # 5%
+    ("auto", 550, 5_000, 10),     # 1%: 10 epochs to train on 5,500 >= 5,000 images
+    ("auto", 500, 5_000, 10),     # exactly 10 epochs' worth
+    ("auto", 100, 0, 1),          # no validation split
+    (3, 55_000, 5_000, 3),
+])
+def test_validation_interval(setting, train_size: int, validation_size: int, interval: int) -> None:
+    assert t.validation_interval(setting, train_size, validation_size) == interval
+
+
+@pytest.mark.parametrize("bad", [0, -2, True, "often", 1.5])
+def test_a_bad_validation_interval_is_refused(bad) -> None:
+    with pytest.raises(ValueError, match="validate_every"):
+        t.validation_interval(bad, 100, 10)
+
+
+def test_validation_every_few_epochs_scores_those_and_the_last_and_trains_the_same() -> None:
+    every_epoch, scored_all = train(epochs=5, validate_every=1)
+    sparse, scored_some = train(epochs=5, validate_every=2)
+    # Scoring reads the model and draws no random numbers: the weights come out the same.
+    assert weights_equal(every_epoch, sparse)
+    for full, thin in zip(scored_all.history, scored_some.history, strict=True):
+        assert thin["train_loss"] == full["train_loss"]
+        if thin["epoch"] in (2, 4, 5):  # every second epoch, and always the last
+            assert thin["val_acc"] == full["val_acc"] and thin["val_loss"] == full["val_loss"]
+        else:
+            assert np.isnan(thin["val_acc"]) and np.isnan(thin["val_loss"])
+
+
 def weights_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -3,6 +3,8 @@ data efficiency and training dynamics."""
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import numpy as np
@@ -211,14 +213,20 @@ def plot_training_dynamics(histories: dict[str, dict[int, list[dict]]], title: s
         epochs = [int(r["epoch"]) for r in runs[0]]
         label = arch if len(runs) == 1 else f"{arch} ({len(runs)} seeds)"
         for ax, column, scale in ((left, "train_loss", 1.0), (right, "val_acc", 100.0)):
+            # The epochs every seed scored (validation may be scored every few epochs).
+            shown = [i for i in range(len(epochs))
+                     if all(math.isfinite(float(run[i][column])) for run in runs)]
+            if not shown:
+                continue
             mean, low, high = mean_band([[scale * float(run[i][column]) for run in runs]
-                                         for i in range(len(epochs))])
+                                         for i in shown])
             # Drawn within what can be: a loss above zero (log axis), an accuracy up to 100%.
             low, high = (np.maximum(low, mean / 10), high) if scale == 1.0 else (
                 np.maximum(low, 0.0), np.minimum(high, 100.0))
-            ax.plot(epochs, mean, "-o", markersize=3, color=colours[arch], label=label)
+            shown_epochs = [epochs[i] for i in shown]
+            ax.plot(shown_epochs, mean, "-o", markersize=3, color=colours[arch], label=label)
             if len(runs) > 1:
-                ax.fill_between(epochs, low, high, color=colours[arch], alpha=0.2, linewidth=0)
+                ax.fill_between(shown_epochs, low, high, color=colours[arch], alpha=0.2, linewidth=0)
     left.set_yscale("log")
     left.set_ylabel("training loss (log)")
     right.set_ylabel("validation accuracy (%)")

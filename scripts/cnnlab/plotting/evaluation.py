@@ -81,15 +81,18 @@ def plot_misclassified(images: np.ndarray, captions: list[str], title: str, path
 @figure_builder
 def plot_curves(history: list[dict], title: str, path: Path | str) -> Figure:
     """Loss and accuracy per epoch on the training images and on the held-out validation split
-    (drawn when there is one); the test split is scored once, after training, not here."""
+    (at the epochs it was scored, when there is one); the test split is scored once, after training, not here."""
     epochs = [int(r["epoch"]) for r in history]
     fig, (left, right) = subplots(1, 2, figsize=(9, 3.2))
     left.plot(epochs, [float(r["train_loss"]) for r in history], "-o", markersize=3, label="train")
     right.plot(epochs, [100 * float(r["train_acc"]) for r in history], "-o", markersize=3, label="train")
-    if any(math.isfinite(float(r["val_acc"])) for r in history):
-        left.plot(epochs, [float(r["val_loss"]) for r in history], "-s", markersize=3,
+    # Only the scored epochs: a run may score its validation split every few epochs.
+    scored = [r for r in history if math.isfinite(float(r["val_acc"]))]
+    if scored:
+        scored_epochs = [int(r["epoch"]) for r in scored]
+        left.plot(scored_epochs, [float(r["val_loss"]) for r in scored], "-s", markersize=3,
                   label="validation")
-        right.plot(epochs, [100 * float(r["val_acc"]) for r in history], "-s", markersize=3,
+        right.plot(scored_epochs, [100 * float(r["val_acc"]) for r in scored], "-s", markersize=3,
                    label="validation")
     left.set_ylabel("cross-entropy loss")
     right.set_ylabel("accuracy (%)")
