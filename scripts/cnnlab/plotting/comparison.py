@@ -4,7 +4,6 @@ data efficiency and training dynamics."""
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 
 import numpy as np

@@ -81,7 +81,8 @@ def plot_misclassified(images: np.ndarray, captions: list[str], title: str, path
 @figure_builder
 def plot_curves(history: list[dict], title: str, path: Path | str) -> Figure:
     """Loss and accuracy per epoch on the training images and on the held-out validation split
-    (at the epochs it was scored, when there is one); the test split is scored once, after training, not here."""
+    (at the epochs it was scored, when there is one); the test split is scored once, after
+    training, not here."""
     epochs = [int(r["epoch"]) for r in history]
     fig, (left, right) = subplots(1, 2, figsize=(9, 3.2))
     left.plot(epochs, [float(r["train_loss"]) for r in history], "-o", markersize=3, label="train")
