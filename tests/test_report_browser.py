@@ -58,8 +58,14 @@ def report(small_run: SmallRun) -> Path:
 
 @pytest.fixture
 def page(report: Path) -> Iterator[Any]:
+    from selenium.webdriver.support.ui import WebDriverWait
+
     driver = open_browser(WIDE)
     driver.get(report.as_uri())
+    # A loaded page, its last table included, before any test looks: on a slow machine a CI
+    # run once found no #table-job-times (the report's last table) although the file has it.
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+        "return document.readyState === 'complete' && !!document.getElementById('table-job-times')"))
     yield driver
     driver.quit()
 
