@@ -15,11 +15,10 @@ import yaml
 from conftest import PROJECT, shared_data_path
 from workflow_helpers import small_config, snakemake, write_config
 
-GPU_RULES = ["train", "train_seed", "evaluate", "evaluate_seed", "measure_sparsity",
-             "compare_translation"]
+GPU_RULES = ["train", "train_seed", "measure_sparsity", "compare_translation"]
 # Every seed of a run after its first is a job of its own rule (`use rule train as train_seed`),
 # which a profile's set-resources and set-threads for `train` do not reach.
-SEED_RULES = {"train_seed": "train", "evaluate_seed": "evaluate"}
+SEED_RULES = {"train_seed": "train"}
 PROFILE = PROJECT / "workflow" / "profiles" / "slurm" / "config.yaml"
 
 
@@ -99,15 +98,15 @@ def test_small_run_completes_through_sbatch_with_one_gpu_job_at_a_time(tmp_path:
 
     # Every job went through sbatch: SLURM kept a log per job.
     slurm_logs = workdir / ".snakemake" / "slurm_logs"
-    for rule in ("prepare_data", "train", "train_seed", "evaluate", "evaluate_seed", "render_report"):
+    for rule in ("prepare_data", "train", "train_seed", "render_report"):
         assert list((slurm_logs / f"rule_{rule}").rglob("*.log")), rule
 
     # GPU jobs never overlapped on the node's single GPU (SLURM's per-job logs; one-second
     # resolution, jobs are seconds apart).
     spans = sorted(job_span(log) for rule in GPU_RULES
                    for log in (slurm_logs / f"rule_{rule}").rglob("*.log"))
-    # train and evaluate x 5 runs, train_seed and evaluate_seed x the mlp's 3 runs (mnist,
-    # permuted, the 0.5 subset), sparsity x 2, translation
-    assert len(spans) == 5 + 5 + 3 + 3 + 2 + 1
+    # train x 5 runs, train_seed x the mlp's 3 runs (mnist, permuted, the 0.5 subset),
+    # sparsity x 2, translation
+    assert len(spans) == 5 + 3 + 2 + 1
     overlaps = [(a, b) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
     assert overlaps == []

@@ -26,11 +26,16 @@ def test_metrics_by_hand() -> None:
     assert m["errors"] == 2
 
 
-def test_most_confident_errors_come_first() -> None:
-    pred = ev.Predictions(np.array([0, 1, 2, 3]), np.array([1, 1, 0, 0]),
-                          np.array([0.6, 0.99, 0.9, 0.7]), 0.0)
-    assert ev.most_confident_errors(pred, 10).tolist() == [2, 3, 0]
-    assert ev.most_confident_errors(pred, 1).tolist() == [2]
+def test_most_confident_errors_come_first(tmp_path: Path) -> None:
+    from cnnlab.predictions import load_predictions, most_confident_errors, save_predictions
+
+    save_predictions(tmp_path / "p.npz", np.array([0, 1, 2, 3, 4]), np.array([1, 1, 0, 0, 0]),
+                     np.array([0.6, 0.99, 0.9, 0.7, 0.9]))
+    arrays = load_predictions(tmp_path / "p.npz")
+    # Image 1 is right however confident; images 2 and 4 tie and keep their order.
+    assert most_confident_errors(**arrays, limit=10).tolist() == [2, 4, 3, 0]
+    assert most_confident_errors(**arrays, limit=1).tolist() == [2]
+    assert most_confident_errors(**arrays, limit=0).tolist() == []
 
 
 def test_state_dict_round_trip(tmp_path: Path) -> None:

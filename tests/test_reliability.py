@@ -311,12 +311,15 @@ def test_kill_9_during_training_resumes_from_the_last_epoch(
 @needs_mnist
 def test_sigterm_stops_cleanly_and_the_rerun_resumes(
         tmp_path: Path, uninterrupted_model: dict[str, torch.Tensor]) -> None:
-    metrics = tmp_path / "results" / "mnist" / "digitcnn" / "metrics.json"
+    run = tmp_path / "results" / "mnist" / "digitcnn"
+    # The train job writes the metrics; the misclassified images are the next job's.
+    metrics, misclassified = run / "metrics.json", run / "misclassified.png"
+    target = str(misclassified.relative_to(tmp_path))
     write_config(tmp_path, long_training_config())
 
     # SIGTERM to the whole process group (what SLURM, systemd and `kill -TERM -<pgid>` send):
     # everything stops at once, no output is left half-written, and no lock is left behind.
-    process = start_snakemake(tmp_path, "--cores", "2", str(metrics.relative_to(tmp_path)))
+    process = start_snakemake(tmp_path, "--cores", "2", target)
     wait_until(lambda: checkpoint_epoch(tmp_path) >= 1, 240, "the first checkpoint")
     os.killpg(process.pid, signal.SIGTERM)
     assert process.wait(timeout=60) != 0
@@ -327,17 +330,19 @@ def test_sigterm_stops_cleanly_and_the_rerun_resumes(
     assert 1 <= saved < LONG_EPOCHS
 
     # SIGTERM to Snakemake alone asks it to finish the running job and start no other: training
-    # resumes (no --unlock needed), completes, and evaluation waits for the next run.
-    process = start_snakemake(tmp_path, "--cores", "2", str(metrics.relative_to(tmp_path)))
+    # resumes (no --unlock needed), completes with its evaluation, and the misclassified
+    # images wait for the next run.
+    process = start_snakemake(tmp_path, "--cores", "2", target)
     wait_until(lambda: "resuming" in train_log(tmp_path), 240, "the job to resume")
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=240) != 0
     assert epochs_in_log(tmp_path) == (saved, LONG_EPOCHS)
     assert_same_model(tmp_path / KILL_TARGET, uninterrupted_model)
-    assert not metrics.exists()
+    assert metrics.exists() and not misclassified.exists()
     assert not list((tmp_path / ".snakemake" / "locks").glob("*"))
 
-    snakemake(tmp_path, "--cores", "2", str(metrics.relative_to(tmp_path)))
+    snakemake(tmp_path, "--cores", "2", target)
+    assert misclassified.read_bytes()[:4] == b"\x89PNG"
     assert json.loads(metrics.read_text())["test_accuracy"] > 0.95
 
 
@@ -347,8 +352,7 @@ PARALLEL_ARCHS = ["digitcnn", "mlp", "lenet5"]
 # The mlp is also trained with a second seed: a job of rule train_seed, beside its first seed's
 # (they share the architecture's checkpoint and kept-run folders).
 PARALLEL_RUNS = [*PARALLEL_ARCHS, "mlp/seed_1"]
-HEAVY_RULES = ["train", "train_seed", "evaluate", "evaluate_seed", "measure_sparsity",
-               "compare_translation"]
+HEAVY_RULES = ["train", "train_seed", "measure_sparsity", "compare_translation"]
 # Timings differ from run to run; everything else must be byte for byte the same.
 TIMED = ("train.json", "history.csv", ".train.json.sha256", ".history.csv.sha256")
 
@@ -392,7 +396,7 @@ def test_parallel_jobs_do_not_race_and_give_the_artifacts_of_a_serial_run(tmp_pa
     log = result.stdout + result.stderr
     assert "prepare_data" in log and log.count("rule prepare_data:") == 1
     assert log.count("rule train:") == len(PARALLEL_ARCHS)
-    assert log.count("rule train_seed:") == log.count("rule evaluate_seed:") == 1
+    assert log.count("rule train_seed:") == 1
     serial_digests, parallel_digests = artifact_digests(serial), artifact_digests(parallel)
     assert len(serial_digests) > 40
     different = sorted(name for name in serial_digests
@@ -419,13 +423,12 @@ def test_the_default_profile_runs_one_gpu_job_at_a_time() -> None:
 
     profile = yaml.safe_load((PROJECT / "workflow" / "profiles" / "default" / "config.yaml").read_text())
     assert "gpu=1" in profile["resources"] and "heavy_jobs=2" in profile["resources"]
-    for rules in ("train", "evaluate", "inspect", "compare"):
+    for rules in ("train", "inspect", "compare"):
         text = (PROJECT / "workflow" / "rules" / f"{rules}.smk").read_text()
         assert "gpu=gpu_request" in text and "heavy_jobs=1" in text, rules
-    # A second seed's jobs are the first seed's rule with other files: they inherit its GPU
-    # request and threads, and override neither.
-    for rules, rule in (("train", "train"), ("evaluate", "evaluate")):
-        text = (PROJECT / "workflow" / "rules" / f"{rules}.smk").read_text()
-        assert f"use rule {rule} as {rule}_seed with:" in text, rule
-        overrides = text.split(f"use rule {rule} as {rule}_seed with:")[1].split("\nrule ")[0]
-        assert "resources:" not in overrides and "threads:" not in overrides, rule
+    # A second seed's job is the first seed's rule with other files: it inherits its GPU
+    # request and threads, and overrides neither.
+    text = (PROJECT / "workflow" / "rules" / "train.smk").read_text()
+    assert "use rule train as train_seed with:" in text
+    overrides = text.split("use rule train as train_seed with:")[1].split("\nrule ")[0]
+    assert "resources:" not in overrides and "threads:" not in overrides

@@ -22,7 +22,7 @@ from cnnlab.analysis import certainty
 from cnnlab.config import ConfigError
 from cnnlab.io import read_csv, read_json
 from cnnlab.models import create_model
-from cnnlab.steps import data, evaluate, train
+from cnnlab.steps import data, train
 from conftest import PROJECT, shared_data_path, write_idx_dataset
 from scipy import stats
 from test_config import SCHEMA, check
@@ -174,19 +174,20 @@ def test_each_extra_seed_is_a_train_seed_job_with_that_seed(tmp_path: Path) -> N
     assert {path: job["params"]["seed"] for path, job in extra.items()} == {
         "results/mnist/digitcnn/seed_5/model.pt": 5, "results/mnist_permuted/digitcnn/seed_5/model.pt": 5}
     seed_5 = extra["results/mnist/digitcnn/seed_5/model.pt"]
-    assert sorted(seed_5["output"]) == sorted(f"results/mnist/digitcnn/seed_5/{name}" for name in artifacts.TRAIN)
+    # The train job scores its run too; the misclassified images are a light job of their own.
+    assert sorted(seed_5["output"]) == sorted(
+        f"results/mnist/digitcnn/seed_5/{name}" for name in (*artifacts.TRAIN, *artifacts.EVALUATE)
+        if name != artifacts.EVALUATE.misclassified)
+    assert jobs_of(jobs, "plot_misclassified_seed")["results/mnist/digitcnn/seed_5/misclassified.png"]
     assert seed_5["wildcards"] == {"dataset": "mnist", "arch": "digitcnn", "seed": "5"}
     assert seed_5["log"] == ["results/logs/mnist/digitcnn/seed_5/train.log"]
     # The recipe is the same for every seed, and carries no seed list (a param of its own).
     plain = trains["results/mnist/digitcnn/model.pt"]
     assert seed_5["params"]["settings"] == plain["params"]["settings"]
     assert "seeds" not in plain["params"]["settings"] and "seed" not in plain["params"]["settings"]
-    # Every seed's run is evaluated; the inspections look at the first seed's model.
-    evaluated = jobs_of(jobs, "evaluate_seed")
-    assert "results/mnist/digitcnn/seed_5/metrics.json" in evaluated
-    assert not [path for path in evaluated if "/mlp/" in path]
+    # Every seed's run is evaluated by its train job; the inspections look at the first seed's.
     assert {job["params"]["seed"] for job in jobs_of(jobs, "extract_filters").values()} == {0}
-    assert not [path for job in jobs if job["rule"] not in ("train_seed", "evaluate_seed", "all")
+    assert not [path for job in jobs if job["rule"] not in ("train_seed", "plot_misclassified_seed", "all")
                 for path in job["output"] if "seed_" in path]
 
 
@@ -204,15 +205,13 @@ def test_one_seed_run_can_be_asked_for_by_its_path(tmp_path: Path) -> None:
     write_config(tmp_path, small_config(digitcnn={"seeds": [0, 5]}))
     target = "results/mnist/digitcnn/seed_5/metrics.json"
     result = snakemake(tmp_path, "-n", "--cores", "2", target)
-    assert planned_jobs(result.stdout) == {"prepare_data": 1, "train_seed": 1, "evaluate_seed": 1}
+    assert planned_jobs(result.stdout) == {"prepare_data": 1, "train_seed": 1}
     jobs = plan(tmp_path, target)
-    assert {job["rule"] for job in jobs} == {"prepare_data", "train_seed", "evaluate_seed"}
+    assert {job["rule"] for job in jobs} == {"prepare_data", "train_seed"}
     (trained,) = jobs_of(jobs, "train_seed").values()
     assert trained["params"]["seed"] == 5
     assert trained["output"][0] == "results/mnist/digitcnn/seed_5/model.pt"
-    (evaluated,) = jobs_of(jobs, "evaluate_seed").values()
-    assert sorted(evaluated["output"]) == sorted(f"results/mnist/digitcnn/seed_5/{name}"
-                                                 for name in artifacts.EVALUATE)
+    assert f"results/mnist/digitcnn/seed_5/{artifacts.EVALUATE.metrics}" in trained["output"]
 
 
 def fake_finished_run(workdir: Path) -> None:
@@ -242,18 +241,17 @@ def test_adding_a_seed_plans_only_that_seeds_runs_and_what_aggregates_them(tmp_p
     planned = planned_jobs(result.stdout)
     # Seed 7 of digitcnn on mnist and on its permuted copy (the permutation experiment's run);
     # the mlp's data-efficiency runs do not involve digitcnn.
-    assert planned.pop("train_seed") == 2 and planned.pop("evaluate_seed") == 2, planned
+    assert planned.pop("train_seed") == 2, planned
+    assert planned.pop("plot_misclassified_seed") == 1, planned  # the run on mnist only
     assert set(planned) <= AGGREGATES, planned
     assert {"render_report", "all"} <= set(planned)
     assert "compare_data_efficiency" not in planned
     jobs = plan(tmp_path)
     assert {path: job["params"]["seed"] for path, job in jobs_of(jobs, "train_seed").items()} == {
         "results/mnist/digitcnn/seed_7/model.pt": 7, "results/mnist_permuted/digitcnn/seed_7/model.pt": 7}
-    assert set(jobs_of(jobs, "evaluate_seed")) == {"results/mnist/digitcnn/seed_7/metrics.json",
-                                                   "results/mnist_permuted/digitcnn/seed_7/metrics.json"}
     # Going back to one seed retrains nothing: seed 0's runs were never touched.
     write_config(tmp_path, small_config(digitcnn={"seeds": [0]}))
-    assert not {job["rule"] for job in plan(tmp_path)} & {"train", "train_seed", "evaluate", "evaluate_seed"}
+    assert not {job["rule"] for job in plan(tmp_path)} & {"train", "train_seed"}
     # Another first seed is another plain run: those (and only those) are trained again.
     write_config(tmp_path, small_config(digitcnn={"seeds": [1]}))
     jobs = plan(tmp_path)
@@ -274,7 +272,7 @@ def test_the_repository_config_keeps_every_seed_of_every_comparison_run(tmp_path
                                    for dataset in datasets for arch in ("mlp", "digitcnn") for seed in (1, 2))
     assert all(job["params"]["seed"] == int(job["wildcards"]["seed"]) for job in extra.values())
     assert len(jobs_of(jobs, "train")) == 7 + 2 + 6  # one plain run each, as before
-    evaluated = set(jobs_of(jobs, "evaluate_seed"))
+    evaluated = {path for job in extra.values() for path in job["output"]}
     assert {f"results/mnist/{arch}/seed_{seed}/metrics.json"
             for arch in ("mlp", "digitcnn") for seed in (1, 2)} <= evaluated
 
@@ -354,15 +352,14 @@ def test_two_seeds_are_two_runs_with_their_own_records(tmp_path: Path) -> None:
     assert (repeat / artifacts.TRAIN.model).read_bytes() == (plain / artifacts.TRAIN.model).read_bytes()
     # The evaluation says which seed it scored.
     metrics = other / artifacts.EVALUATE.metrics
-    evaluate.evaluate_model(
+    train.evaluate_model(
         dataset="mnist", arch="mlp", threads=1, npz_path=tmp_path / "mnist.npz",
         record_path=tmp_path / "mnist.json", model_path=other / artifacts.TRAIN.model,
         train_record_path=other / artifacts.TRAIN.record, metrics_path=metrics,
         predictions_path=other / artifacts.EVALUATE.predictions,
         confusion_path=other / artifacts.EVALUATE.confusion,
-        misclassified_path=other / artifacts.EVALUATE.misclassified,
         history_path=other / artifacts.TRAIN.history, curves_path=other / artifacts.EVALUATE.curves,
-        batch_size=7, misclassified=9)
+        batch_size=7)
     assert read_json(metrics)["seed"] == 1
 
 

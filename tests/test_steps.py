@@ -83,19 +83,25 @@ def train_run(root: Path, dataset: str, arch: str, npz: str, record: str, seed: 
 
 def evaluate_run(root: Path, dataset: str, arch: str, npz: str, record: str, seed: int = 0,
                  out: Path | None = None) -> dict:
-    """Evaluate a trained run; its outputs go to the run's folder, or to ``out``."""
+    """Evaluate a trained run as its train job does, and draw its misclassified images as rule
+    plot_misclassified does; the outputs go to the run's folder, or to ``out``."""
     run = run_dir(root, dataset, arch, seed)
     out = out or run
-    return evaluate.evaluate_model(
+    metrics = train.evaluate_model(
         dataset=dataset, arch=arch, threads=1, npz_path=root / npz,
         record_path=root / record, model_path=run / artifacts.TRAIN.model,
         train_record_path=run / artifacts.TRAIN.record,
         metrics_path=out / artifacts.EVALUATE.metrics,
         predictions_path=out / artifacts.EVALUATE.predictions,
         confusion_path=out / artifacts.EVALUATE.confusion,
-        misclassified_path=out / artifacts.EVALUATE.misclassified,
         history_path=run / artifacts.TRAIN.history, curves_path=out / artifacts.EVALUATE.curves,
-        batch_size=7, misclassified=9)
+        batch_size=7)
+    evaluate.plot_misclassified_images(
+        dataset=dataset, arch=arch, npz_path=root / npz, record_path=root / record,
+        train_record_path=run / artifacts.TRAIN.record,
+        predictions_path=out / artifacts.EVALUATE.predictions,
+        misclassified_path=out / artifacts.EVALUATE.misclassified, misclassified=9)
+    return metrics
 
 
 def test_prepared_and_derived_data(runs: Path) -> None:
@@ -195,6 +201,36 @@ def test_evaluation_scores_the_final_model_on_the_test_split(runs: Path) -> None
         assert interval["low"] <= metrics["test_accuracy"] <= interval["high"]
 
 
+def test_the_misclassified_figure_shows_the_most_confident_errors(runs: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    run = runs / "mnist" / "mlp"
+    with np.load(run / artifacts.EVALUATE.predictions) as arrays:
+        labels, predicted, confidence = arrays["labels"], arrays["predicted"], arrays["confidence"]
+    wrong = [i for i in range(len(labels)) if labels[i] != predicted[i]]
+    assert len(wrong) >= 3  # two epochs on 40 images: plenty of errors among 30 test images
+    drawn = {}
+
+    def recording(images, captions, title, path, **kwargs):
+        drawn.update(images=images, captions=captions, title=title, **kwargs)
+
+    monkeypatch.setattr(evaluate.figures, "plot_misclassified", recording)
+    shown = evaluate.plot_misclassified_images(
+        dataset="mnist", arch="mlp", npz_path=runs / "mnist.npz", record_path=runs / "mnist.json",
+        train_record_path=run / artifacts.TRAIN.record,
+        predictions_path=run / artifacts.EVALUATE.predictions,
+        misclassified_path=tmp_path / "m.png", misclassified=3)
+    # The three errors of highest confidence, most confident first, each captioned with its
+    # true and predicted class and confidence, over the images of the test split.
+    expected = sorted(wrong, key=lambda i: -confidence[i])[:3]
+    assert shown == expected
+    with np.load(runs / "mnist.npz") as arrays:
+        assert np.array_equal(drawn["images"], arrays["test_images"][expected])
+    i = expected[0]
+    assert drawn["captions"][0] == f"true {labels[i]}\npred {predicted[i]} ({100 * confidence[i]:.0f}%)"
+    assert (drawn["errors"], drawn["requested"]) == (len(wrong), 3)
+    assert drawn["title"] == f"mlp on mnist, seed 0: the 3 most confident of {len(wrong)} misclassified test images"
+
+
 def test_inspection_steps(runs: Path, tmp_path: Path) -> None:
     run = runs / "mnist" / "digitcnn"
     common = {"dataset": "mnist", "arch": "digitcnn"}
@@ -253,7 +289,7 @@ def test_every_seed_is_a_run_of_its_own_and_its_figures_say_which(
             titles.append(args[_position])
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(evaluate.figures, name, recording)
+        monkeypatch.setattr(plots, name, recording)
     evaluate_run(more_seeds, "mnist", "mlp", "mnist.npz", "mnist.json", 1, out=tmp_path)
     assert len(titles) == 3
     assert all(title.startswith("mlp on mnist, seed 1: ") for title in titles), titles

@@ -22,7 +22,7 @@ from workflow_helpers import (
 )
 
 
-def test_default_config_plans_every_train_and_evaluate_job(tmp_path: Path) -> None:
+def test_default_config_plans_every_train_job(tmp_path: Path) -> None:
     write_config(tmp_path, yaml.safe_load((PROJECT / "config.yaml").read_text()))
     result = snakemake(tmp_path, "-n", "--cores", "2")
     jobs = planned_jobs(result.stdout)
@@ -32,9 +32,12 @@ def test_default_config_plans_every_train_and_evaluate_job(tmp_path: Path) -> No
     compare = {"compare_cost": 1, "compare_dense_equivalent": 1, "compare_translation": 1,
                "compare_permutation": 1, "compare_data_efficiency": 1,
                "compare_training_dynamics": 1}
+    # Each train job also evaluates its run: there is no evaluate job. The misclassified
+    # images are drawn for the runs `all` shows (plain datasets, every seed), not for the
+    # comparison's derived datasets, whose other evaluation files their train jobs write.
     assert jobs == {"prepare_data": 1, "derive_dataset": 4, "render_report": 1, "train": 7 + 2 + 6,
-                    "evaluate": 7 + 2 + 6, "train_seed": 2 * (2 + 2 + 6),
-                    "evaluate_seed": 2 * (2 + 2 + 6), "param_breakdown": 7, "calibrate": 7,
+                    "train_seed": 2 * (2 + 2 + 6), "plot_misclassified": 7,
+                    "plot_misclassified_seed": 2 * 2, "param_breakdown": 7, "calibrate": 7,
                     "extract_filters": 5, "explain_decisions": 5, "effective_receptive_fields": 5,
                     "top_activating_images": 5, "embed_representations": 7, "optimise_inputs": 5,
                     "weight_changes": 7,
@@ -51,8 +54,9 @@ def test_full_config_plans_three_datasets(tmp_path: Path) -> None:
                                     "compare_data_efficiency", "compare_training_dynamics")}
     # Five seeds of every model: four more runs of each of the 16 + 16.
     assert planned_jobs(result.stdout) == {
-        "prepare_data": 3, "derive_dataset": 8, "render_report": 1, "train": 16 + 16, "evaluate": 16 + 16,
-        "train_seed": 4 * (16 + 16), "evaluate_seed": 4 * (16 + 16),
+        "prepare_data": 3, "derive_dataset": 8, "render_report": 1, "train": 16 + 16,
+        "train_seed": 4 * (16 + 16), "plot_misclassified": 16,
+        "plot_misclassified_seed": 4 * 16,
         "param_breakdown": 16, "calibrate": 16, "extract_filters": 12, "explain_decisions": 12,
         "effective_receptive_fields": 12, "top_activating_images": 12,
         "embed_representations": 16, "compare_embeddings": 3, "optimise_inputs": 12,
@@ -73,8 +77,7 @@ def planned_job_blocks(dry_run: str) -> list[dict[str, str]]:
 
 
 def test_every_seed_of_a_run_is_as_heavy_as_its_first(tmp_path: Path) -> None:
-    """train_seed and evaluate_seed are train and evaluate in a seed_<n>/ folder: the same
-    threads (half the cores) and the same GPU request, one job per extra seed of every run."""
+    """train_seed is train in a seed_<n>/ folder: the same threads (half the cores) and the same GPU request, one job per extra seed of every run."""
     write_config(tmp_path, small_config(mlp={"seeds": [0, 1]}))
     result = snakemake(tmp_path, "-n", "--cores", "2")
     assert planned_jobs(result.stdout)["train_seed"] == 3  # mnist, permuted, the 0.5 subset
@@ -82,7 +85,7 @@ def test_every_seed_of_a_run_is_as_heavy_as_its_first(tmp_path: Path) -> None:
     by_rule: dict[str, list[dict[str, str]]] = {}
     for job in jobs:
         by_rule.setdefault(job["rule"], []).append(job)
-    for first, other in (("train", "train_seed"), ("evaluate", "evaluate_seed")):
+    for first, other in [("train", "train_seed")]:
         # Snakemake prints no threads line for a job of one thread.
         threads = {j.get("threads", "1") for j in by_rule[first] + by_rule[other]}
         assert threads == {"1"}, threads
@@ -254,6 +257,15 @@ def test_small_end_to_end_run_then_caching(small_run: SmallRun) -> None:
     # A second run after a complete one does nothing.
     assert "Nothing to be done" in snakemake(tmp_path, "-n", "--cores", "2").stdout
 
+    # How many misclassified images to show is drawn by a job of its own per run: changing it
+    # reruns neither training nor any analysis of a model.
+    shown = small_config()
+    shown["evaluation"] = {"misclassified": 5}
+    write_config(tmp_path, shown)
+    planned = planned_jobs(snakemake(tmp_path, "-n", "--cores", "2").stdout)
+    assert planned == {"plot_misclassified": 2, "render_report": 1, "all": 1}, planned
+    write_config(tmp_path, small_config())
+
     # Changing one architecture's learning rate reruns only that architecture's jobs.
     write_config(tmp_path, small_config(mlp={"lr": 0.002}))
     result = snakemake(tmp_path, "-n", "--cores", "2")
@@ -261,7 +273,7 @@ def test_small_end_to_end_run_then_caching(small_run: SmallRun) -> None:
     # MLP's permuted and subset runs use the same recipe; its calibration, embedding and
     # weight changes, and the comparisons that include it)
     assert planned_jobs(result.stdout) == {
-        "train": 3, "evaluate": 3, "measure_sparsity": 1, "calibrate": 1,
+        "train": 3, "plot_misclassified": 1, "measure_sparsity": 1, "calibrate": 1,
         "embed_representations": 1, "compare_embeddings": 1, "weight_changes": 1,
         "compare_cost": 1,
         "compare_translation": 1, "compare_permutation": 1, "compare_data_efficiency": 1,
@@ -284,7 +296,7 @@ def check_a_second_seed(workdir: Path, metrics: dict[str, dict]) -> None:
     write_config(workdir, small_config(mlp={"seeds": [0, 1]}))
     result = snakemake(workdir, "-n", "--cores", "2")
     assert planned_jobs(result.stdout) == {
-        "train_seed": 3, "evaluate_seed": 3, "compare_cost": 1, "compare_translation": 1,
+        "train_seed": 3, "plot_misclassified_seed": 1, "compare_cost": 1, "compare_translation": 1,
         "compare_permutation": 1, "compare_data_efficiency": 1, "compare_training_dynamics": 1,
         "render_report": 1, "all": 1}
     results = workdir / "results"

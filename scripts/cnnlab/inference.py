@@ -203,8 +203,3 @@ def classification_metrics(pred: Predictions, classes: list[str]) -> dict[str, A
     }
 
 
-def most_confident_errors(pred: Predictions, limit: int) -> np.ndarray:
-    """Indices of misclassified test images, most confidently wrong first."""
-    wrong = np.flatnonzero(pred.labels != pred.predicted)
-    order = np.argsort(-pred.confidence[wrong], kind="stable")
-    return wrong[order][:limit]

@@ -187,8 +187,8 @@ def fit(
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model.to(device, memory_format=memory_format)
     x_train, y_train = to_device(data.train, data.mean, data.std, device, memory_format)
-    # The test split is never touched here: it is scored once, on the final model, by the
-    # evaluate step. Each epoch is scored on the validation split held out of training.
+    # The test split is never touched here: it is scored once, on the final model, after fit
+    # returns (steps.train.evaluate_model). Each epoch is scored on the validation split held out of training.
     validation = (to_device(data.validation, data.mean, data.std, device, memory_format)
                   if data.validation is not None and len(data.validation.labels) else None)
     fill = (-torch.tensor(data.mean) / torch.tensor(data.std)).to(device)

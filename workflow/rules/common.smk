@@ -333,11 +333,9 @@ def job_benchmarks(wildcards):
             paths.append(benchmark_of(rules.derive_dataset, base=base,
                                       derivation=dataset[len(base) + 1:]))
     for dataset, arch in runs:
-        paths += [benchmark_of(rules.train, dataset=dataset, arch=arch),
-                  benchmark_of(rules.evaluate, dataset=dataset, arch=arch)]
-        for seed in seeds_of(arch)[1:]:
-            paths += [benchmark_of(rules.train_seed, dataset=dataset, arch=arch, seed=seed),
-                      benchmark_of(rules.evaluate_seed, dataset=dataset, arch=arch, seed=seed)]
+        paths.append(benchmark_of(rules.train, dataset=dataset, arch=arch))
+        paths += [benchmark_of(rules.train_seed, dataset=dataset, arch=arch, seed=seed)
+                  for seed in seeds_of(arch)[1:]]
     # The inspection rules whose outputs `all` asks for, by the file that shows each applies.
     inspections = [(CALIBRATION.json, rules.calibrate),
                    (ATTRIBUTION.checks, rules.explain_decisions),

@@ -23,7 +23,7 @@ rule prepare_data:
 
 
 # Derived datasets of the comparison experiments: ordinary cached dataset artifacts, so their
-# training runs are ordinary train and evaluate jobs.
+# training runs are ordinary train jobs.
 rule derive_dataset:
     wildcard_constraints:
         base=BASE_DATASET,

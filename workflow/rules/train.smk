@@ -1,3 +1,7 @@
+# One job per training run trains the model (or restores its kept copy) and then scores it on
+# the test split: one process start instead of two, so torch, scipy and matplotlib are imported
+# once per run. The misclassified images are drawn by rule plot_misclassified, so that changing
+# how many to show reruns neither this job nor the analyses of its model.
 rule train:
     input:
         data=data_file("data"),
@@ -7,6 +11,20 @@ rule train:
         history=run_file(TRAIN.history),
         record=run_file(TRAIN.record),
         trajectory=run_file(TRAIN.trajectory),
+        metrics=run_file(EVALUATE.metrics),
+        predictions=run_file(EVALUATE.predictions),
+        confusion=report(
+            run_file(EVALUATE.confusion),
+            caption="../report/captions/confusion.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
+        curves=report(
+            run_file(EVALUATE.curves),
+            caption="../report/captions/curves.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
     params:
         settings=training_settings,
         seed=training_seed,
@@ -35,6 +53,10 @@ use rule train as train_seed with:
         history=run_file(TRAIN.history, seed="{seed}"),
         record=run_file(TRAIN.record, seed="{seed}"),
         trajectory=run_file(TRAIN.trajectory, seed="{seed}"),
+        metrics=run_file(EVALUATE.metrics, seed="{seed}"),
+        predictions=run_file(EVALUATE.predictions, seed="{seed}"),
+        confusion=run_file(EVALUATE.confusion, seed="{seed}"),
+        curves=run_file(EVALUATE.curves, seed="{seed}"),
     log:
         "results/logs/{dataset}/{arch}/seed_{seed}/train.log",
     benchmark:

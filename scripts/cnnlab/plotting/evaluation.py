@@ -1,4 +1,5 @@
-"""Figures of the evaluate step: confusion matrix, misclassified images, training curves."""
+"""Figures of a run's evaluation: confusion matrix and training curves (drawn by its train
+job), misclassified images (rule plot_misclassified)."""
 
 from __future__ import annotations
 

@@ -113,7 +113,7 @@ def read_benchmarks(results: Path, paths: Iterable[Path | str]) -> list[dict[str
 
 
 def stage_times(benchmarks: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Where the run's time went: per stage (a benchmark file's name: train, evaluate, ...),
+    """Where the run's time went: per stage (a benchmark file's name: train, calibrate, ...),
     its jobs, their summed seconds and share of all jobs' time, most expensive first."""
     total = sum(row["seconds"] for row in benchmarks) or 1.0
     stages: dict[str, dict[str, Any]] = {}

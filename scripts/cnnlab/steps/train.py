@@ -1,5 +1,6 @@
-"""Step of workflow/rules/train.smk: train one architecture on one prepared dataset, or
-restore the identical finished run kept from before."""
+"""Steps of workflow/rules/train.smk: train one architecture on one prepared dataset (or
+restore the identical finished run kept from before), then score it on the test split in the
+same job."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from cnnlab import datasets, device, kept_runs, training
+from cnnlab import datasets, device, inference, kept_runs, training
+from cnnlab.analysis import certainty
 from cnnlab.artifacts import TRAIN
 from cnnlab.inference import EVAL_BATCH_SIZE, initial_model
-from cnnlab.io import read_json, write_json, write_npz
+from cnnlab.io import read_csv, read_json, write_json, write_npz
 from cnnlab.models import count_parameters, model_spec
+from cnnlab.plotting import evaluation as figures
+from cnnlab.predictions import save_predictions
 from cnnlab.steps.runtime import tell_terminal
 
 log = logging.getLogger("cnnlab")
@@ -110,7 +114,7 @@ def train_model(
         "declared_parameters": model_spec(arch).num_params,
         "epochs": recipe.epochs,
         "resumed_from_epoch": result.resumed_from_epoch,
-        # The test split is scored by the evaluate step (metrics.json), once.
+        # The test split is scored once, by evaluate_model (metrics.json).
         "final_validation_accuracy": _finite_or_none(result.history[-1]["val_acc"]),
         "train_size": int(len(data.train.labels)),
         "validation_size": int(len(data.validation.labels)) if data.validation is not None else 0,
@@ -125,3 +129,52 @@ def train_model(
     kept_runs.keep_run(kept, outputs)
     checkpoint.unlink(missing_ok=True)
     return record
+
+
+def evaluate_model(
+    *,
+    dataset: str,
+    arch: str,
+    threads: int,
+    npz_path: Path | str,
+    record_path: Path | str,
+    model_path: Path | str,
+    train_record_path: Path | str,
+    history_path: Path | str,
+    metrics_path: Path | str,
+    predictions_path: Path | str,
+    confusion_path: Path | str,
+    curves_path: Path | str,
+    batch_size: int,
+    device_preference: str = "auto",
+) -> dict[str, Any]:
+    """Score trained ``arch`` on the test split; write metrics (with a bootstrap interval of
+    the accuracy over test images), the per-image predictions (from which rule
+    plot_misclassified draws its figure) and the confusion matrix and training curves."""
+    device.use_threads(threads)
+    data = datasets.load_prepared(npz_path, record_path)
+    trained = inference.load_run(arch, data, model_path, train_record_path,
+                                 device.select_device(device_preference))
+    run = f"{arch} on {dataset}, seed {trained.record['seed']}"  # each seed's figures say which
+    predictions = inference.predict_test_set(trained.model, data, trained.device, batch_size,
+                                             trained.inference)
+    metrics = inference.classification_metrics(predictions, data.classes)
+    correct = predictions.predicted == predictions.labels
+    metrics["test_accuracy_interval"] = certainty.accuracy_interval(correct).as_dict()
+    save_predictions(predictions_path, predictions.labels, predictions.predicted,
+                     predictions.confidence)
+    metrics.update(dataset=dataset, arch=arch, seed=trained.record["seed"],
+                   parameters=count_parameters(trained.model),
+                   data_is_sample=bool(data.record.get("is_sample")),
+                   inference={"channels_last": trained.inference.channels_last,
+                              "bf16": trained.inference.bf16})
+    write_json(metrics_path, metrics)
+    log.info("%s on %s: test accuracy %.4f, loss %.4f, %d errors of %d", arch, dataset,
+             metrics["test_accuracy"], metrics["test_loss"], metrics["errors"], metrics["test_size"])
+    figures.plot_confusion(
+        np.asarray(metrics["confusion_matrix"]), data.classes,
+        f"{run}: test accuracy {100 * metrics['test_accuracy']:.2f}%",
+        confusion_path,
+    )
+    figures.plot_curves(read_csv(history_path), f"{run}: training curves", curves_path)
+    return metrics
