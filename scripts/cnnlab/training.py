@@ -188,7 +188,7 @@ def fit(
     model.to(device, memory_format=memory_format)
     x_train, y_train = to_device(data.train, data.mean, data.std, device, memory_format)
     # The test split is never touched here: it is scored once, on the final model, after fit
-    # returns (steps.train.evaluate_model). Each epoch is scored on the validation split held out of training.
+    # returns (steps.train.evaluate_model). Epochs are scored on the held-out validation split.
     validation = (to_device(data.validation, data.mean, data.std, device, memory_format)
                   if data.validation is not None and len(data.validation.labels) else None)
     fill = (-torch.tensor(data.mean) / torch.tensor(data.std)).to(device)
