@@ -19,6 +19,7 @@ with checked_step(snakemake.log[0], snakemake.input, snakemake.output, snakemake
                 eval_batch_size=snakemake.params.eval_batch_size, retrain=retrain_requested())
     evaluate_model(**run, metrics_path=snakemake.output.metrics,
                    predictions_path=snakemake.output.predictions,
+                   logits_path=snakemake.output.logits,
                    confusion_path=snakemake.output.confusion,
                    curves_path=snakemake.output.curves,
                    batch_size=snakemake.params.eval_batch_size)

@@ -78,6 +78,8 @@ def test_declared_layer_kinds_match_the_built_network(name: str) -> None:
     modules = list(create_model(name).modules())
     assert spec.is_convolutional == any(isinstance(m, nn.Conv2d) for m in modules)
     assert spec.has_relu == any(isinstance(m, (nn.ReLU, nn.ReLU6)) for m in modules)
+    assert spec.has_batch_norm == any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                      for m in modules)
     # A skip connection: the traced graph adds two tensors (a bias add is inside a module).
     graph = torch.fx.symbolic_trace(create_model(name)).graph
     adds = [n for n in graph.nodes if n.op == "call_function" and n.target in (operator.add, torch.add)

@@ -357,6 +357,7 @@ def test_two_seeds_are_two_runs_with_their_own_records(tmp_path: Path) -> None:
         record_path=tmp_path / "mnist.json", model_path=other / artifacts.TRAIN.model,
         train_record_path=other / artifacts.TRAIN.record, metrics_path=metrics,
         predictions_path=other / artifacts.EVALUATE.predictions,
+        logits_path=other / artifacts.EVALUATE.logits,
         confusion_path=other / artifacts.EVALUATE.confusion,
         history_path=other / artifacts.TRAIN.history, curves_path=other / artifacts.EVALUATE.curves,
         batch_size=7)

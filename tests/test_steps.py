@@ -93,6 +93,7 @@ def evaluate_run(root: Path, dataset: str, arch: str, npz: str, record: str, see
         train_record_path=run / artifacts.TRAIN.record,
         metrics_path=out / artifacts.EVALUATE.metrics,
         predictions_path=out / artifacts.EVALUATE.predictions,
+        logits_path=out / artifacts.EVALUATE.logits,
         confusion_path=out / artifacts.EVALUATE.confusion,
         history_path=run / artifacts.TRAIN.history, curves_path=out / artifacts.EVALUATE.curves,
         batch_size=7)
@@ -472,23 +473,75 @@ def check_evidence(row: dict, change: float) -> None:
 
 
 def test_calibration_of_a_trained_run(runs: Path) -> None:
-    """The calibrate step on the fixture's digitcnn: every test image in one bin, the
+    """The train job's logits are the model's own on both splits, bit for bit; the calibrate
+    step works from them alone: every test image in one bin, the NLL torch computes, the
     temperature fitted on the validation split without raising its NLL, the figure drawn."""
-    from cnnlab.steps import explain
+    import torch
+    from cnnlab import datasets, inference
+    from cnnlab.steps import calibrate
 
     run = run_dir(runs, "mnist", "digitcnn")
-    record = explain.calibrate_model(
-        dataset="mnist", arch="digitcnn", threads=1, npz_path=runs / "mnist.npz",
-        record_path=runs / "mnist.json", model_path=run / artifacts.TRAIN.model,
+    saved = np.load(run / artifacts.EVALUATE.logits)
+    data = datasets.load_prepared(runs / "mnist.npz", runs / "mnist.json")
+    trained = inference.load_run("digitcnn", data, run / artifacts.TRAIN.model,
+                                 run / artifacts.TRAIN.record, torch.device("cpu"))
+    for split, name in ((data.test, "test"), (data.validation, "validation")):
+        logits, labels = trained.logits(split, 7)
+        assert saved[f"{name}_logits"].dtype == np.float32
+        assert np.array_equal(saved[f"{name}_logits"], logits.numpy())
+        assert np.array_equal(saved[f"{name}_labels"], labels.numpy())
+    record = calibrate.calibrate_model(
+        dataset="mnist", arch="digitcnn", logits_path=run / artifacts.EVALUATE.logits,
         train_record_path=run / artifacts.TRAIN.record, json_path=run / artifacts.CALIBRATION.json,
-        png_path=run / artifacts.CALIBRATION.png, batch_size=7)
+        png_path=run / artifacts.CALIBRATION.png)
     assert read_json(run / artifacts.CALIBRATION.json) == json.loads(json.dumps(record))
     assert sum(record["before"]["bins"]["counts"]) == record["test_size"] == 30
     assert sum(record["after"]["bins"]["counts"]) == 30
+    torch_nll = torch.nn.functional.cross_entropy(
+        torch.from_numpy(saved["test_logits"]).double(), torch.from_numpy(saved["test_labels"]))
+    assert record["before"]["nll"] == pytest.approx(float(torch_nll), abs=1e-12)
     assert record["temperature_fitted"] and record["validation"]["size"] == 20
     assert record["validation"]["nll_after"] <= record["validation"]["nll_before"] + 1e-12
     assert record["batch_norm"] is False and record["seed"] == 0
     assert (run / artifacts.CALIBRATION.png).stat().st_size > 10_000
+
+
+def test_a_run_without_a_validation_split_saves_empty_validation_logits(tmp_path: Path) -> None:
+    """No validation split: the train job's evaluation saves (0, classes) validation logits,
+    and calibration keeps T = 1, unfitted."""
+    from cnnlab.steps import calibrate
+
+    write_idx_dataset(tmp_path / "source" / "MNIST" / "raw", n_train=30, n_test=20)
+    data.prepare_data("mnist", project_dir=tmp_path, env_data_path=str(tmp_path / "source"),
+                      search_path=[], download=False, verify_checksums=False, train_limit=None,
+                      test_limit=None, validation_size=0, seed=0, npz_path=tmp_path / "mnist.npz",
+                      record_path=tmp_path / "mnist.json")
+    train_run(tmp_path, "mnist", "mlp", "mnist.npz", "mnist.json")
+    evaluate_run(tmp_path, "mnist", "mlp", "mnist.npz", "mnist.json")
+    run = run_dir(tmp_path, "mnist", "mlp")
+    saved = np.load(run / artifacts.EVALUATE.logits)
+    assert saved["validation_logits"].shape == (0, 10) and saved["validation_labels"].shape == (0,)
+    assert saved["test_logits"].shape == (20, 10)
+    record = calibrate.calibrate_model(
+        dataset="mnist", arch="mlp", logits_path=run / artifacts.EVALUATE.logits,
+        train_record_path=run / artifacts.TRAIN.record, json_path=tmp_path / "c.json",
+        png_path=tmp_path / "c.png")
+    assert record["temperature"] == 1.0 and not record["temperature_fitted"]
+    assert record["validation"] == {} and record["after"] == record["before"]
+
+
+@pytest.mark.parametrize(("step", "absent"), [("evaluate", ("torch", "scipy")),
+                                             ("calibrate", ("torch",))])
+def test_light_steps_import_neither_torch_nor_what_they_do_not_use(
+        step: str, absent: tuple[str, ...]) -> None:
+    """Rules plot_misclassified and calibrate start in about a second because their steps
+    never import torch (2-8 s on these machines); the figure needs no scipy either."""
+    import subprocess
+
+    code = (f"import sys; import cnnlab.steps.{step}; "
+            f"print([m for m in {absent!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_attribution_of_a_trained_run(runs: Path) -> None:

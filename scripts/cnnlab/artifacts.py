@@ -40,6 +40,8 @@ class EvaluateFiles(NamedTuple):
     curves: str = "curves.png"
     # Per test image: label, prediction, confidence; what the paired tests of two models need.
     predictions: str = "predictions.npz"
+    # Test and validation logits: what calibration needs, without the model or torch.
+    logits: str = "logits.npz"
 
 
 class TopImageFiles(NamedTuple):

@@ -163,6 +163,11 @@ def predict_test_set(model: nn.Module, data: PreparedData, device: torch.device,
                      batch_size: int, inference: Inference = PLAIN_INFERENCE) -> Predictions:
     """Run the whole test split through ``model`` (as it was trained: see :class:`Inference`)."""
     logits, y = predict_split(model, data.test, data.mean, data.std, device, batch_size, inference)
+    return predictions_of(logits, y)
+
+
+def predictions_of(logits: torch.Tensor, y: torch.Tensor) -> Predictions:
+    """The per-image outcome of float32 ``logits`` against labels ``y``."""
     loss = nn.functional.cross_entropy(logits, y).item()
     probs = logits.softmax(1)
     confidence, predicted = probs.max(1)

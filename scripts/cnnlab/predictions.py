@@ -1,6 +1,7 @@
 """The per-image outcome of a model on the test split (``predictions.npz``), written by the
 train job's evaluation and read by the misclassified-images figure and by the tests that pair
-two models on the same images. No torch."""
+two models on the same images; and its logits on the test and validation splits
+(``logits.npz``), from which the calibration job works. No torch."""
 
 from __future__ import annotations
 
@@ -30,6 +31,23 @@ def most_confident_errors(labels: np.ndarray, predicted: np.ndarray, confidence:
     wrong = np.flatnonzero(labels != predicted)
     order = np.argsort(-confidence[wrong], kind="stable")
     return wrong[order][:limit]
+
+
+LOGIT_ARRAYS = ("test_logits", "test_labels", "validation_logits", "validation_labels")
+
+
+def save_logits(path: Path | str, test_logits: np.ndarray, test_labels: np.ndarray,
+                validation_logits: np.ndarray, validation_labels: np.ndarray) -> None:
+    """Write float32 logits (N, classes) and labels of the test and validation splits; a run
+    without a validation split writes (0, classes) and (0,) arrays for it."""
+    arrays = (test_logits, test_labels, validation_logits, validation_labels)
+    write_npz(path, dict(zip(LOGIT_ARRAYS, arrays, strict=True)))
+
+
+def load_logits(path: Path | str) -> dict[str, np.ndarray]:
+    """The arrays of a file of :func:`save_logits`, by the names in :data:`LOGIT_ARRAYS`."""
+    with np.load(path, allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in LOGIT_ARRAYS}
 
 
 def load_correct(path: Path | str) -> np.ndarray:

@@ -1,5 +1,8 @@
-# The test images a run got wrong most confidently, from the predictions its train job wrote.
-# A light job (no torch): changing evaluation.misclassified reruns only this and the report.
+# Light jobs (no torch, no model) that work from the files a run's train job wrote when it
+# scored the run.
+
+# The test images a run got wrong most confidently, from the predictions its train job wrote:
+# changing evaluation.misclassified reruns only this and the report.
 rule plot_misclassified:
     input:
         data=data_file("data"),
@@ -31,3 +34,25 @@ use rule plot_misclassified as plot_misclassified_seed with:
         misclassified=run_file(EVALUATE.misclassified, seed="{seed}"),
     log:
         "results/logs/{dataset}/{arch}/seed_{seed}/plot_misclassified.log",
+
+
+# Whether a model's confidence means anything, from the logits its train job saved: a light job
+# (no torch, no model, no images).
+rule calibrate:
+    input:
+        train=run_file(TRAIN.record),
+        logits=run_file(EVALUATE.logits),
+    output:
+        json=run_file(CALIBRATION.json),
+        png=report(
+            run_file(CALIBRATION.png),
+            caption="../report/captions/reliability.rst",
+            category="{dataset}",
+            subcategory="{arch}",
+        ),
+    log:
+        "results/logs/{dataset}/{arch}/calibrate.log",
+    benchmark:
+        "results/benchmarks/{dataset}/{arch}/calibrate.tsv"
+    script:
+        "../../scripts/calibrate.py"

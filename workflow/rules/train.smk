@@ -13,6 +13,7 @@ rule train:
         trajectory=run_file(TRAIN.trajectory),
         metrics=run_file(EVALUATE.metrics),
         predictions=run_file(EVALUATE.predictions),
+        logits=run_file(EVALUATE.logits),
         confusion=report(
             run_file(EVALUATE.confusion),
             caption="../report/captions/confusion.rst",
@@ -55,6 +56,7 @@ use rule train as train_seed with:
         trajectory=run_file(TRAIN.trajectory, seed="{seed}"),
         metrics=run_file(EVALUATE.metrics, seed="{seed}"),
         predictions=run_file(EVALUATE.predictions, seed="{seed}"),
+        logits=run_file(EVALUATE.logits, seed="{seed}"),
         confusion=run_file(EVALUATE.confusion, seed="{seed}"),
         curves=run_file(EVALUATE.curves, seed="{seed}"),
     log:

@@ -5,6 +5,9 @@ calibration error, negative log-likelihood and Brier score; and temperature scal
 Bins are equal-width on the confidence axis: bin i holds confidences in (i/B, (i+1)/B], the
 first one [0, 1/B]. ECE is the share-weighted mean gap |accuracy - confidence| over the bins,
 MCE the largest gap of a non-empty bin.
+
+Logits in, float64 throughout, no torch: the rule that calibrates a model reads the logits its
+train job saved, and starts in a second instead of importing torch.
 """
 
 from __future__ import annotations
@@ -13,8 +16,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from scipy import optimize
+from scipy import optimize, special
 
 BINS = 15
 # Temperatures searched (log-uniformly) when scaling: far beyond what a trained net needs.
@@ -48,17 +50,27 @@ def bin_index(confidence: np.ndarray, bins: int = BINS) -> np.ndarray:
                    0, bins - 1)
 
 
-def calibration(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0,
+def _log_probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
+    return special.log_softmax(np.asarray(logits, dtype=np.float64) / temperature, axis=1)
+
+
+def _nll(log_probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.take_along_axis(log_probabilities, labels[:, None], 1).mean())
+
+
+def calibration(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0,
                 bins: int = BINS) -> Calibration:
-    """Reliability bins, ECE, MCE, NLL and Brier score of ``softmax(logits / temperature)``."""
-    scaled = logits.double() / temperature
-    probabilities = scaled.softmax(1)
-    nll = float(torch.nn.functional.cross_entropy(scaled, labels).item())
-    one_hot = torch.nn.functional.one_hot(labels, probabilities.shape[1]).double()
-    brier = float(((probabilities - one_hot) ** 2).sum(1).mean().item())
-    confidence, predicted = probabilities.max(1)
-    conf = confidence.cpu().numpy()
-    correct = (predicted == labels).cpu().numpy().astype(np.float64)
+    """Reliability bins, ECE, MCE, NLL and Brier score of ``softmax(logits / temperature)``
+    (logits (N, K), labels (N,) class indices)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    log_probabilities = _log_probabilities(logits, temperature)
+    probabilities = np.exp(log_probabilities)
+    nll = _nll(log_probabilities, labels)
+    one_hot = np.eye(probabilities.shape[1])[labels]
+    brier = float(((probabilities - one_hot) ** 2).sum(1).mean())
+    predicted = probabilities.argmax(1)
+    conf = probabilities[np.arange(len(labels)), predicted]
+    correct = (predicted == labels).astype(np.float64)
     index = bin_index(conf, bins)
     counts = np.bincount(index, minlength=bins)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -71,15 +83,16 @@ def calibration(logits: torch.Tensor, labels: torch.Tensor, temperature: float =
     return Calibration(counts, mean_conf, accuracy, ece, mce, nll, brier)
 
 
-def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature that minimises the negative log-likelihood of ``logits`` (bounded scalar
     search over log T with scipy.optimize); 1.0 when no temperature does better than none, so
     scaling never raises the NLL of the split it is fitted on. Dividing logits by a positive
     number keeps every prediction's argmax."""
-    scores = logits.double()
+    scores = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
 
     def nll(log_t: float) -> float:
-        return float(torch.nn.functional.cross_entropy(scores / math.exp(log_t), labels).item())
+        return _nll(_log_probabilities(scores, math.exp(log_t)), labels)
 
     low, high = (math.log(t) for t in TEMPERATURE_RANGE)
     found = optimize.minimize_scalar(nll, bounds=(low, high), method="bounded",

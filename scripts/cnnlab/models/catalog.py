@@ -27,6 +27,7 @@ class ModelSpec:
     is_convolutional: bool = True
     has_relu: bool = True
     has_skip: bool = False  # residual connections: a block's input added to its output
+    has_batch_norm: bool = False
 
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
@@ -41,15 +42,18 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in [
     ModelSpec("digitcnn_gap", "digitcnn", MNIST_SHAPE, 5_130,
               "DigitCNN trunk with global average pooling instead of flatten + FC1."),
     ModelSpec("simplecnn_bn", "simplecnn", MNIST_SHAPE, 421_834,
-              "SimpleCNN: [Conv-BN-ReLU-Pool] x2 (32, 64 channels), FC 128, dropout 0.5."),
+              "SimpleCNN: [Conv-BN-ReLU-Pool] x2 (32, 64 channels), FC 128, dropout 0.5.",
+              has_batch_norm=True),
     ModelSpec("lenet5", "lenet", MNIST_SHAPE, 61_706,
               "LeNet-5 (1998) on 28x28: tanh, average pooling, 6/16 channels, FC 120-84.",
               has_relu=False),
     ModelSpec("resnet_small", "resnet", MNIST_SHAPE, 78_090,
               "Small ResNet: stem 16, residual blocks 16/32/64 (strides 1/2/2), GAP, FC.",
-              has_skip=True),
+              has_skip=True, has_batch_norm=True),
     ModelSpec("cifar_simplecnn", "cifar", CIFAR_SHAPE, 620_810,
-              "CIFAR SimpleCNN: [Conv-BN-ReLU-Pool] x3 (32, 64, 128), FC 256, dropout 0.5."),
+              "CIFAR SimpleCNN: [Conv-BN-ReLU-Pool] x3 (32, 64, 128), FC 256, dropout 0.5.",
+              has_batch_norm=True),
     ModelSpec("cifar_vgg", "cifar", CIFAR_SHAPE, 3_249_994,
-              "CIFAR10CNN (VGG-style): 2x conv per block, 64/128/256 channels, FC 512."),
+              "CIFAR10CNN (VGG-style): 2x conv per block, 64/128/256 channels, FC 512.",
+              has_batch_norm=True),
 ]}

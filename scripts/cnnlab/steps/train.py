@@ -20,7 +20,7 @@ from cnnlab.inference import EVAL_BATCH_SIZE, initial_model
 from cnnlab.io import read_csv, read_json, write_json, write_npz
 from cnnlab.models import count_parameters, model_spec
 from cnnlab.plotting import evaluation as figures
-from cnnlab.predictions import save_predictions
+from cnnlab.predictions import save_logits, save_predictions
 from cnnlab.steps.runtime import tell_terminal
 
 log = logging.getLogger("cnnlab")
@@ -143,6 +143,7 @@ def evaluate_model(
     history_path: Path | str,
     metrics_path: Path | str,
     predictions_path: Path | str,
+    logits_path: Path | str,
     confusion_path: Path | str,
     curves_path: Path | str,
     batch_size: int,
@@ -150,14 +151,21 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Score trained ``arch`` on the test split; write metrics (with a bootstrap interval of
     the accuracy over test images), the per-image predictions (from which rule
-    plot_misclassified draws its figure) and the confusion matrix and training curves."""
+    plot_misclassified draws its figure), the test and validation logits (from which rule
+    calibrate works) and the confusion matrix and training curves."""
     device.use_threads(threads)
     data = datasets.load_prepared(npz_path, record_path)
     trained = inference.load_run(arch, data, model_path, train_record_path,
                                  device.select_device(device_preference))
     run = f"{arch} on {dataset}, seed {trained.record['seed']}"  # each seed's figures say which
-    predictions = inference.predict_test_set(trained.model, data, trained.device, batch_size,
-                                             trained.inference)
+    test_logits, test_labels = trained.logits(data.test, batch_size)
+    predictions = inference.predictions_of(test_logits, test_labels)
+    test_arrays = (test_logits.cpu().numpy(), test_labels.cpu().numpy())
+    validation_arrays = (np.zeros((0, len(data.classes)), np.float32), np.zeros(0, np.int64))
+    if data.validation is not None and len(data.validation.labels) > 0:
+        validation_arrays = tuple(t.cpu().numpy()
+                                  for t in trained.logits(data.validation, batch_size))
+    save_logits(logits_path, *test_arrays, *validation_arrays)
     metrics = inference.classification_metrics(predictions, data.classes)
     correct = predictions.predicted == predictions.labels
     metrics["test_accuracy_interval"] = certainty.accuracy_interval(correct).as_dict()
