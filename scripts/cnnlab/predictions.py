@@ -9,19 +9,26 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab.io import write_npz
+from cnnlab.io import read_npz, write_npz
+
+PREDICTION_ARRAYS = ("labels", "predicted", "confidence")
 
 
 def save_predictions(path: Path | str, labels: np.ndarray, predicted: np.ndarray,
                      confidence: np.ndarray) -> None:
     """Write true labels, predicted labels and the predicted class's probability per image."""
-    write_npz(path, {"labels": labels, "predicted": predicted, "confidence": confidence})
+    write_npz(path, dict(zip(PREDICTION_ARRAYS, (labels, predicted, confidence), strict=True)))
+
+
+def _read_arrays(path: Path | str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named arrays of an .npz file; a KeyError names the one it lacks."""
+    arrays = read_npz(path)
+    return {name: arrays[name] for name in names}
 
 
 def load_predictions(path: Path | str) -> dict[str, np.ndarray]:
     """The arrays of a file of :func:`save_predictions`: labels, predicted, confidence."""
-    with np.load(path, allow_pickle=False) as arrays:
-        return {name: arrays[name] for name in ("labels", "predicted", "confidence")}
+    return _read_arrays(path, PREDICTION_ARRAYS)
 
 
 def most_confident_errors(labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
@@ -46,11 +53,10 @@ def save_logits(path: Path | str, test_logits: np.ndarray, test_labels: np.ndarr
 
 def load_logits(path: Path | str) -> dict[str, np.ndarray]:
     """The arrays of a file of :func:`save_logits`, by the names in :data:`LOGIT_ARRAYS`."""
-    with np.load(path, allow_pickle=False) as arrays:
-        return {name: arrays[name] for name in LOGIT_ARRAYS}
+    return _read_arrays(path, LOGIT_ARRAYS)
 
 
 def load_correct(path: Path | str) -> np.ndarray:
     """Whether each test image was classified correctly, from a file of :func:`save_predictions`."""
-    with np.load(path, allow_pickle=False) as arrays:
-        return arrays["predicted"] == arrays["labels"]
+    arrays = load_predictions(path)
+    return arrays["predicted"] == arrays["labels"]

@@ -15,6 +15,7 @@ from cnnlab.analysis import attribution
 from cnnlab.analysis import attribution_checks as checks
 from cnnlab.io import write_json
 from cnnlab.plotting import attribution as figures
+from cnnlab.predictions import most_confident_errors
 
 log = logging.getLogger("cnnlab")
 
@@ -34,8 +35,7 @@ def example_images(labels: np.ndarray, predicted: np.ndarray, confidence: np.nda
     """The first test image of each class (the same images for every model), and the
     ``misclassified`` test images the model got wrong with the highest confidence."""
     first = [int(np.flatnonzero(labels == c)[0]) for c in range(classes) if (labels == c).any()]
-    wrong = np.flatnonzero(labels != predicted)
-    wrong = wrong[np.argsort(-confidence[wrong], kind="stable")][:misclassified]
+    wrong = most_confident_errors(labels, predicted, confidence, misclassified)
     return first, [int(i) for i in wrong]
 
 
