@@ -132,6 +132,12 @@ def test_full_config_over_the_default_gives_the_articles_recipes() -> None:
 
     assert recipes(check(merged)) == recipes(check({}))
     assert set(check(merged)["datasets"]) == {"mnist", "fashion_mnist", "cifar10"}
+    # The samples and seed caps config.yaml cuts for the CPU are the schema's again.
+    full, defaults = check(merged), check({})
+    for section, key in [("units", "embedding_images"), ("attribution", "images")]:
+        assert full[section][key] == defaults[section][key], (section, key)
+    for experiment in ("permutation", "data_efficiency"):
+        assert full["compare"][experiment]["seeds"] is defaults["compare"][experiment]["seeds"] is None
 
 
 BAD_CONFIGS = [
@@ -154,6 +160,8 @@ BAD_CONFIGS = [
     ({"compare": {"datasets": ["cifar10"]}}, ["'compare.architectures': logreg takes 1x28x28 images but cifar10 has 3x32x32"]),
     ({"compare": {"data_efficiency": {"fractions": [0, 0.5]}}}, ["'compare.data_efficiency.fractions[0]'", "less than or equal to the minimum of 0"]),
     ({"compare": {"permutation": {"architectures": ["vgg"]}}}, ["'vgg' is not allowed"]),
+    ({"compare": {"permutation": {"seeds": 0}}}, ["'compare.permutation.seeds'", "less than the minimum of 1"]),
+    ({"compare": {"data_efficiency": {"seeds": [0, 1]}}}, ["'compare.data_efficiency.seeds'", "not of type 'integer', 'null'"]),
     # Seeds beyond numpy's legacy 2**32 - 1 once passed and crashed in torch.manual_seed.
     ({"seed": 18446744073709551616}, ["'seed': 18446744073709551616 is greater than the maximum of 4294967295"]),
     ({"compare": {"permutation": {"seed": 2**32}}}, ["'compare.permutation.seed'", "maximum of 4294967295"]),

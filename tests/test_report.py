@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,20 @@ def test_templates_escape_and_refuse_undefined_values() -> None:
 
     with pytest.raises(jinja2.UndefinedError):
         env.from_string("{{ nothing.here }}").render()
+
+
+def test_a_seeds_cap_is_said_where_the_experiment_has_one() -> None:
+    env = report.environment(TEMPLATES)
+    note = env.from_string('{% from "macros.html.j2" import seeds_cap_note %}'
+                           '{{ seeds_cap_note(count, "permutation") }}')
+    assert note.render(count=None) == ""
+    one = html.unescape(" ".join(note.render(count=1).split()))
+    assert "only each model's first seed" in one and "compare.permutation.seeds" in one
+    assert "compared with the plain runs of the same seeds" in one
+    assert "first 3 seeds at most" in note.render(count=3)
+    subsets = env.from_string('{% from "macros.html.j2" import seeds_cap_note %}'
+                              '{{ seeds_cap_note(1, "data_efficiency") }}').render()
+    assert "compare.data_efficiency.seeds" in subsets and "the 100% point is the full runs" in subsets
 
 
 def test_findings_are_sentences_from_the_numbers() -> None:

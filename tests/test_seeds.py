@@ -260,8 +260,39 @@ def test_adding_a_seed_plans_only_that_seeds_runs_and_what_aggregates_them(tmp_p
     assert not jobs_of(jobs, "train_seed")
 
 
-def test_the_repository_config_keeps_every_seed_of_every_comparison_run(tmp_path: Path) -> None:
-    write_config(tmp_path, yaml.safe_load((PROJECT / "config.yaml").read_text()))
+def repository_config(**compare: dict) -> dict:
+    """config.yaml, with ``compare.<experiment>`` settings updated from ``compare``."""
+    config = yaml.safe_load((PROJECT / "config.yaml").read_text())
+    for experiment, settings in compare.items():
+        config["compare"][experiment].update(settings)
+    return config
+
+
+def test_the_repository_config_trains_the_comparison_runs_with_the_first_seed_only(tmp_path: Path) -> None:
+    """config.yaml's `seeds: 1` of both experiments: seeds 1 and 2 of mlp and digitcnn train on
+    mnist only, and each experiment compares seed 0's runs, its 100% point included."""
+    write_config(tmp_path, repository_config())
+    jobs = plan(tmp_path)
+    extra = jobs_of(jobs, "train_seed")
+    assert sorted(extra) == sorted(f"results/mnist/{arch}/seed_{seed}/model.pt"
+                                   for arch in ("mlp", "digitcnn") for seed in (1, 2))
+    trained = jobs_of(jobs, "train")
+    assert len(trained) == 7 + 2 + 2 * 3  # the plain runs, permuted pixels, three subsets
+    assert all(job["params"]["seed"] == 0 for job in trained.values())
+    [permutation] = jobs_of(jobs, "compare_permutation").values()
+    assert permutation["params"]["runs"] == [["mlp", 0], ["digitcnn", 0]]
+    [efficiency] = jobs_of(jobs, "compare_data_efficiency").values()
+    assert efficiency["params"]["runs"] == [[arch, fraction, 0] for arch in ("mlp", "digitcnn")
+                                            for fraction in (0.01, 0.05, 0.2, 1.0)]
+    # The translation and the cost comparison still use every seed of the plain runs.
+    [translation] = jobs_of(jobs, "compare_translation").values()
+    assert [run for run in translation["params"]["runs"] if run[0] == "digitcnn"] == [
+        ["digitcnn", 0], ["digitcnn", 1], ["digitcnn", 2]]
+
+
+def test_without_a_seeds_cap_every_seed_of_every_comparison_run_is_trained(tmp_path: Path) -> None:
+    write_config(tmp_path, repository_config(permutation={"seeds": None},
+                                             data_efficiency={"seeds": None}))
     jobs = plan(tmp_path)
     extra = jobs_of(jobs, "train_seed")
     # mlp and digitcnn, seeds 1 and 2, on mnist, mnist_permuted and three training subsets.
@@ -275,6 +306,22 @@ def test_the_repository_config_keeps_every_seed_of_every_comparison_run(tmp_path
     evaluated = {path for job in extra.values() for path in job["output"]}
     assert {f"results/mnist/{arch}/seed_{seed}/metrics.json"
             for arch in ("mlp", "digitcnn") for seed in (1, 2)} <= evaluated
+    [permutation] = jobs_of(jobs, "compare_permutation").values()
+    assert permutation["params"]["runs"] == [[arch, seed] for arch in ("mlp", "digitcnn")
+                                              for seed in (0, 1, 2)]
+
+
+def test_a_seeds_cap_above_a_models_seeds_takes_them_all(tmp_path: Path) -> None:
+    """Two seeds asked of the permutation: mlp's two of [0, 5, 9] and digitcnn's only one."""
+    config = small_config(mlp={"seeds": [0, 5, 9]})
+    config["compare"]["permutation"]["seeds"] = 2
+    write_config(tmp_path, config)
+    jobs = plan(tmp_path)
+    [permutation] = jobs_of(jobs, "compare_permutation").values()
+    assert sorted(permutation["params"]["runs"]) == sorted([["mlp", 0], ["mlp", 5], ["digitcnn", 0]])
+    assert "results/mnist_permuted/mlp/seed_5/model.pt" in jobs_of(jobs, "train_seed")
+    assert "results/mnist_permuted/mlp/seed_9/model.pt" not in jobs_of(jobs, "train_seed")
+    assert "results/mnist/mlp/seed_9/model.pt" in jobs_of(jobs, "train_seed")
 
 
 # ---------------------------------------------------------------------------------------------

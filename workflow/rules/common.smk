@@ -125,6 +125,22 @@ def seeds_of(arch):
     return config["training"][arch]["seeds"]
 
 
+def experiment_seeds(arch, experiment=None):
+    """The seeds of ``arch`` that a comparison experiment (``permutation``, ``data_efficiency``)
+    trains and compares: the first ``compare.<experiment>.seeds`` of its training seeds, or all
+    of them (also with no experiment)."""
+    count = config["compare"][experiment]["seeds"] if experiment else None
+    return seeds_of(arch)[:count] if count else seeds_of(arch)
+
+
+def run_seeds(dataset, arch):
+    """The seeds ``arch`` trains with on ``dataset``: on a derived dataset (permuted pixels, a
+    training subset), those of the experiment that asks for it."""
+    _, derivation, _ = split_dataset_name(dataset)
+    experiment = {None: None, "permuted": "permutation", "subset": "data_efficiency"}[derivation]
+    return experiment_seeds(arch, experiment)
+
+
 def training_seed(wildcards):
     """The seed of rule train_seed's run, or the architecture's first seed for rule train."""
     if "seed" in wildcards.keys():
@@ -186,7 +202,7 @@ def kept_artifacts(wildcards):
     """
     targets = []
     for dataset, arch in every_training_run():
-        targets += [path for name in TRAIN for path in seed_files(name, dataset, arch, seeds_of(arch))]
+        targets += [path for name in TRAIN for path in seed_files(name, dataset, arch, run_seeds(dataset, arch))]
         targets += [data_file("data", dataset), data_file("record", dataset)]
     return list(dict.fromkeys(targets))
 
@@ -223,15 +239,16 @@ def derivation_seed(wildcards):
     return config["seed"]
 
 
-def runs_of(dataset, archs, name):
-    """results/{dataset}/{arch}[/seed_{n}]/{name} for each architecture and each of its seeds,
-    in the order of :func:`seed_labels`."""
-    return [path for arch in archs for path in seed_files(name, dataset, arch, seeds_of(arch))]
+def runs_of(dataset, archs, name, experiment=None):
+    """results/{dataset}/{arch}[/seed_{n}]/{name} for each architecture and each of its seeds
+    (those of ``experiment``: :func:`experiment_seeds`), in the order of :func:`seed_labels`."""
+    return [path for arch in archs
+            for path in seed_files(name, dataset, arch, experiment_seeds(arch, experiment))]
 
 
-def seed_labels(archs):
+def seed_labels(archs, experiment=None):
     """[arch, seed] of each run :func:`runs_of` lists, in its order (a compare rule's param)."""
-    return [[arch, seed] for arch in archs for seed in seeds_of(arch)]
+    return [[arch, seed] for arch in archs for seed in experiment_seeds(arch, experiment)]
 
 
 def compare_arch_seeds(wildcards):
@@ -239,7 +256,7 @@ def compare_arch_seeds(wildcards):
 
 
 def permutation_arch_seeds(wildcards):
-    return seed_labels(config["compare"]["permutation"]["architectures"])
+    return seed_labels(config["compare"]["permutation"]["architectures"], "permutation")
 
 
 def compare_cost_inputs(wildcards):
@@ -261,12 +278,12 @@ def compare_translation_inputs(wildcards):
 
 
 def compare_permutation_inputs(wildcards):
-    archs = config["compare"]["permutation"]["architectures"]
+    archs, permuted = config["compare"]["permutation"]["architectures"], f"{wildcards.dataset}_permuted"
     return {
-        "original": runs_of(wildcards.dataset, archs, EVALUATE.metrics),
-        "permuted": runs_of(f"{wildcards.dataset}_permuted", archs, EVALUATE.metrics),
-        "original_predictions": runs_of(wildcards.dataset, archs, EVALUATE.predictions),
-        "permuted_predictions": runs_of(f"{wildcards.dataset}_permuted", archs, EVALUATE.predictions),
+        "original": runs_of(wildcards.dataset, archs, EVALUATE.metrics, "permutation"),
+        "permuted": runs_of(permuted, archs, EVALUATE.metrics, "permutation"),
+        "original_predictions": runs_of(wildcards.dataset, archs, EVALUATE.predictions, "permutation"),
+        "permuted_predictions": runs_of(permuted, archs, EVALUATE.predictions, "permutation"),
         "record": data_file("record", f"{wildcards.dataset}_permuted"),
     }
 
@@ -284,7 +301,8 @@ def data_efficiency_runs(dataset):
 def compare_data_efficiency_inputs(wildcards):
     runs = data_efficiency_runs(wildcards.dataset)
     return {
-        key: [path for arch, _, name in runs for path in seed_files(file, name, arch, seeds_of(arch))]
+        key: [path for arch, _, name in runs
+              for path in seed_files(file, name, arch, experiment_seeds(arch, "data_efficiency"))]
         for key, file in (("metrics", EVALUATE.metrics), ("train", TRAIN.record),
                           ("predictions", EVALUATE.predictions))
     }
@@ -309,7 +327,7 @@ def compare_dynamics_inputs(wildcards):
 def data_efficiency_labels(wildcards):
     """[arch, fraction, seed] of each run, in the order of the rule's inputs."""
     return [[arch, fraction, seed] for arch, fraction, _ in data_efficiency_runs(wildcards.dataset)
-            for seed in seeds_of(arch)]
+            for seed in experiment_seeds(arch, "data_efficiency")]
 
 
 
@@ -335,7 +353,7 @@ def job_benchmarks(wildcards):
     for dataset, arch in runs:
         paths.append(benchmark_of(rules.train, dataset=dataset, arch=arch))
         paths += [benchmark_of(rules.train_seed, dataset=dataset, arch=arch, seed=seed)
-                  for seed in seeds_of(arch)[1:]]
+                  for seed in run_seeds(dataset, arch)[1:]]
     # The inspection rules whose outputs `all` asks for, by the file that shows each applies.
     inspections = [(CALIBRATION.json, rules.calibrate),
                    (ATTRIBUTION.checks, rules.explain_decisions),

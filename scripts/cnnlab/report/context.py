@@ -265,6 +265,9 @@ def collect_context(
                             for key, name in COMPARE_TABLES.items()}
         compare[dataset]["fig"] = {key: figures(f"{dataset}/compare/{name}")
                                    for key, name in COMPARE_FIGURES.items()}
+        # How many seeds the extra training runs were cut to (null: every seed of each model).
+        compare[dataset]["seeds_cap"] = {experiment: config["compare"][experiment]["seeds"]
+                                         for experiment in ("permutation", "data_efficiency")}
     for dataset, entry in datasets.items():
         pair = best_pair([r for r in summary if r["dataset"] == dataset])
         entry["head_to_head"] = (head_to_head_row(results, dataset, seeds, pair[0]["arch"],
