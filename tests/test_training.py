@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +229,48 @@ def test_device_layout_is_set_explicitly_not_inherited_from_numpy() -> None:
     assert x.is_contiguous(memory_format=torch.channels_last)
     y, _ = device.to_device(Split(np.ascontiguousarray(odd), split.labels), [0.5], [0.5], torch.device("cpu"))
     assert y.stride() == (784, 784, 28, 1)
+
+
+# Twenty DigitCNN training steps at batch 64, after five to warm up; prints the minor page faults.
+FREED_MEMORY = """
+import resource, sys
+import torch
+from cnnlab import device
+from cnnlab.models import create_model
+torch.set_num_threads(1)
+if sys.argv[1] == "keep":
+    assert device.keep_freed_memory()
+torch.manual_seed(0)
+model = create_model("digitcnn")
+optimizer = torch.optim.Adam(model.parameters())
+x, y = torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))
+def step():
+    optimizer.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+for _ in range(5):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_a_training_step_reuses_freed_buffers_without_new_page_faults() -> None:
+    """By default glibc hands a step's freed activation buffers back to the kernel, and the
+    next step faults their pages in again; kept, they are reused."""
+    import subprocess
+
+    def faults(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", FREED_MEMORY, mode], capture_output=True,
+                             text=True, check=True)
+        return int(out.stdout.strip())
+
+    # Seen here: 2,700 to 67,000 faults by default, 0 or 1 kept.
+    default, kept = faults("default"), faults("keep")
+    assert kept < 100 < default, (kept, default)
 
 
 def test_bf16_auto_follows_the_hardware() -> None:

@@ -3,6 +3,8 @@ a split to the device, and the runtime facts a run records."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import platform
 import sys
@@ -27,14 +29,40 @@ def select_device(preference: str = "auto") -> torch.device:
 
 
 def use_threads(requested: int) -> int:
-    """Give torch ``requested`` threads, but never more than the machine has cores.
+    """Give torch ``requested`` threads, but never more than the machine has cores; and keep
+    freed memory for reuse (:func:`keep_freed_memory`).
 
     More threads than cores makes PyTorch's OpenMP workers wait on each other: on a 2-core
     machine an epoch ran six times slower with two 2-thread jobs side by side.
     """
     threads = max(1, min(requested, os.cpu_count() or 1))
     torch.set_num_threads(threads)
+    keep_freed_memory()
     return threads
+
+
+# glibc's mallopt parameters (malloc.h) and the values set: the largest mmap threshold glibc
+# accepts on 64-bit, and a trim threshold above any step's working set.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_BYTES = 32 << 20
+TRIM_THRESHOLD_BYTES = 1 << 30
+
+
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc keep freed buffers of up to 32 MB for the next allocation instead of
+    handing them back to the kernel; True where it applied (glibc), False elsewhere.
+
+    A CPU training step allocates and frees the same activation and gradient buffers (a few MB
+    each) every step. By default glibc maps the large ones afresh and trims freed memory back,
+    so every step paid the kernel's page faults and zero-filling again: DigitCNN at batch 64 on
+    one thread took 490,000 minor page faults in 300 steps and 170,000 with this, 12% faster.
+    """
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, Windows)
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+                and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
 
 
 def native_bf16(device: torch.device) -> bool:
