@@ -120,6 +120,25 @@ def test_the_stylesheet_renders_without_css_warnings(tmp_path: Path, caplog) -> 
     assert "A" in text and "page 1 of 2" in text.replace("\n", " ")
 
 
+def test_the_widest_table_of_tests_fits_the_printed_page() -> None:
+    """The permutation table (eight columns, an interval, a test's name and a verdict) once
+    ran 17% past the A4 text width, and the verdict column was cut off the page."""
+    from weasyprint import HTML
+
+    css = (PROJECT / "workflow" / "report" / "static" / "report.css").read_text()
+    row = ("<tr><td>digitcnn_gap</td><td>3</td><td>99.04 &plusmn; 0.20%</td><td>96.59 &plusmn; 0.35%</td>"
+           "<td>-2.45 (-2.80 to -2.11)</td><td class='test'>McNemar's exact test, one seed</td>"
+           "<td>p &lt; 0.001</td><td>not significant</td></tr>")
+    page = HTML(string=(
+        f"<html><head><style>{css}</style></head><body><table class='numbers tests'><thead><tr>"
+        "<th>model</th><th>seeds</th><th>original pixels</th><th>permuted pixels</th>"
+        "<th>change, points (95% interval)</th><th>test</th><th>p</th><th>verdict</th></tr>"
+        f"</thead><tbody>{row * 3}</tbody></table></body></html>")).render().pages[0]
+    page_box = page._page_box  # WeasyPrint's laid-out boxes: the page's is the text area
+    [table] = [box for box in page_box.descendants() if type(box).__name__ == "TableBox"]
+    assert table.border_width() <= page_box.width + 0.5, (table.border_width(), page_box.width)
+
+
 def test_the_running_header_stays_on_one_line(tmp_path: Path) -> None:
     """The longest title the schema allows and a long chapter name: a second header line would
     print over the first line of the body."""
