@@ -129,8 +129,7 @@ def experiment_seeds(arch, experiment=None):
     """The seeds of ``arch`` that a comparison experiment (``permutation``, ``data_efficiency``)
     trains and compares: the first ``compare.<experiment>.seeds`` of its training seeds, or all
     of them (also with no experiment)."""
-    count = config["compare"][experiment]["seeds"] if experiment else None
-    return seeds_of(arch)[:count] if count else seeds_of(arch)
+    return seeds_of(arch)[:config["compare"][experiment]["seeds"] if experiment else None]
 
 
 def run_seeds(dataset, arch):
