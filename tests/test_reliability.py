@@ -423,6 +423,8 @@ def test_the_default_profile_runs_one_gpu_job_at_a_time() -> None:
 
     profile = yaml.safe_load((PROJECT / "workflow" / "profiles" / "default" / "config.yaml").read_text())
     assert "gpu=1" in profile["resources"] and "heavy_jobs=2" in profile["resources"]
+    # Greedy: the default ILP scheduler spent minutes of a 2-core run's CPU picking jobs.
+    assert profile["scheduler"] == "greedy"
     for rules in ("train", "inspect", "compare"):
         text = (PROJECT / "workflow" / "rules" / f"{rules}.smk").read_text()
         assert "gpu=gpu_request" in text and "heavy_jobs=1" in text, rules

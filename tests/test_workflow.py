@@ -15,6 +15,7 @@ from workflow_helpers import (
     SMALL_ARCHS,
     SNAKEMAKE,
     planned_jobs,
+    planned_priorities,
     small_config,
     snakemake,
     tree_digest,
@@ -45,6 +46,15 @@ def test_default_config_plans_every_train_job(tmp_path: Path) -> None:
                     "compare_embeddings": 1,
                     "extract_feature_maps": 5, "receptive_fields": 5, "measure_sparsity": 5,
                     **compare, "all": 1}
+    # Training first, since every analysis waits on it; the longest single job (translation)
+    # and the attribution checks before the many short jobs, which then fill the run's end.
+    priorities = planned_priorities(result.stdout)
+    assert priorities.pop("compare_translation") == {3}
+    assert priorities.pop("train") == priorities.pop("train_seed") == {2}
+    assert priorities.pop("explain_decisions") == {1}
+    assert set(priorities) == set(jobs) - {"compare_translation", "train", "train_seed",
+                                           "explain_decisions"}
+    assert set().union(*priorities.values()) == {0}
 
 
 def test_full_config_plans_three_datasets(tmp_path: Path) -> None:

@@ -56,6 +56,18 @@ def planned_jobs(output: str) -> dict[str, int]:
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
+def planned_priorities(output: str) -> dict[str, set[int]]:
+    """The priorities a dry run gives each rule's jobs, {rule: {priority, ...}} (0 unless the
+    job's description says otherwise)."""
+    found: dict[str, set[int]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        if rule:
+            priority = re.search(r"^\s+priority: (-?\d+)$", block, re.M)
+            found.setdefault(rule.group(1), set()).add(int(priority.group(1)) if priority else 0)
+    return found
+
+
 def tree_digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -53,6 +53,7 @@ rule compare_translation:
     benchmark:
         "results/benchmarks/{dataset}/compare/translation.tsv"
     threads: HEAVY_THREADS
+    priority: PRIORITY["translation"]
     resources:
         gpu=gpu_request,
         heavy_jobs=1,

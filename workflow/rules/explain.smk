@@ -29,6 +29,7 @@ rule explain_decisions:
     benchmark:
         "results/benchmarks/{dataset}/{arch}/explain_decisions.tsv"
     threads: HEAVY_THREADS
+    priority: PRIORITY["attribution"]
     resources:
         gpu=gpu_request,
         heavy_jobs=1,

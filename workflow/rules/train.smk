@@ -40,6 +40,7 @@ rule train:
     benchmark:
         "results/benchmarks/{dataset}/{arch}/train.tsv"
     threads: HEAVY_THREADS
+    priority: PRIORITY["training"]
     resources:
         gpu=gpu_request,
         heavy_jobs=1,
