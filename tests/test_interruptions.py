@@ -107,6 +107,31 @@ def test_a_failed_step_leaves_pending_records_not_trusted_ones(tmp_path: Path) -
     assert manifest.diagnose(out).kind == manifest.INTERRUPTED
 
 
+@pytest.mark.parametrize("started_by_snakemake", [True, False])
+def test_a_jobs_step_leaves_its_objects_to_the_end_of_the_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, started_by_snakemake: bool) -> None:
+    """A job's process ends with its step, so the step freezes what it made rather than have
+    the interpreter collect it on the way out; a step run anywhere else (a test, a notebook)
+    leaves the collector alone, and so does a step that failed."""
+    import gc
+
+    from cnnlab.steps import runtime
+
+    monkeypatch.setattr(runtime, "supervising_process", lambda: 1 if started_by_snakemake else None)
+    monkeypatch.setattr(runtime, "exit_when_gone", lambda pid: None)
+    frozen = gc.get_freeze_count()
+    try:
+        with pytest.raises(ValueError):
+            with checked_step(tmp_path / "log", [], [], "x", artifact_root=tmp_path / "results"):
+                raise ValueError("boom")
+        assert gc.get_freeze_count() == frozen
+        with checked_step(tmp_path / "log", [], [], "x", artifact_root=tmp_path / "results"):
+            made = [[] for _ in range(100)]
+        assert (gc.get_freeze_count() >= frozen + len(made)) is started_by_snakemake
+    finally:
+        gc.unfreeze()
+
+
 # ------------------------------------------------------ 14 and 15: verify and repair
 
 

@@ -4,6 +4,7 @@ records of its outputs, and a watch that stops it when the Snakemake that starte
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import platform
@@ -91,7 +92,8 @@ def checked_step(log_path: Path | str, inputs: Iterable[str], outputs: Iterable[
                  step: str, artifact_root: Path | str = "results") -> Iterator[None]:
     """One pipeline step: log to ``log_path``, refuse damaged inputs, record the outputs.
 
-    The step also stops by itself if the Snakemake process that started it dies.
+    The step also stops by itself if the Snakemake process that started it dies, and, started
+    by Snakemake, leaves its objects to the end of the process (:func:`gc.freeze`).
 
     Inputs under ``artifact_root`` must match the SHA-256 records their steps wrote; the
     outputs' records are marked pending before the block runs and written once it has finished
@@ -108,6 +110,11 @@ def checked_step(log_path: Path | str, inputs: Iterable[str], outputs: Iterable[
         with manifest.recording(outputs, step):
             yield
         log.info("%s finished: %d outputs recorded", step, len(outputs))
+    if supervisor is not None:
+        # A job's process ends with its step. The interpreter's exit would first collect every
+        # object the step left (0.5 s of CPU in a training job, ~100 jobs a run); frozen, they
+        # are freed with the process.
+        gc.freeze()
 
 
 def tell_terminal(message: str) -> None:
