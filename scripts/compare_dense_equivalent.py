@@ -1,6 +1,6 @@
 """Adapter of rule compare_dense_equivalent: what weight sharing saves."""
 
-from cnnlab.steps.compare import compare_dense_equivalent
+from cnnlab.steps.compare_models import compare_dense_equivalent
 from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)

@@ -1,6 +1,6 @@
 """Adapter of rule compare_translation: accuracy on shifted test images."""
 
-from cnnlab.steps.compare import compare_translation
+from cnnlab.steps.compare_models import compare_translation
 from cnnlab.steps.runtime import checked_step
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script directive)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from cnnlab.analysis import compare
+from cnnlab.analysis.cost import cost_rows
 from cnnlab.datasets import derived as derivations
 from cnnlab.datasets import split_dataset_name
 from cnnlab.models import create_model
@@ -198,7 +199,7 @@ def test_cost_rows_give_the_accuracy_over_seeds_with_its_interval() -> None:
                      "parameters": 206_922, "epochs": 3, "mult_adds": 1_030_144,
                      "seconds_per_epoch": 14.2, "images_per_second": 4_000.0},
     }
-    mlp, cnn = compare.cost_rows(records)
+    mlp, cnn = cost_rows(records)
     assert mlp == {"arch": "mlp", "convolutional": False, "seeds": 3,
                    "test_accuracy": pytest.approx(0.975), "accuracy_low": over_seeds.low,
                    "accuracy_high": over_seeds.high, "interval": "t-interval over 3 seeds",

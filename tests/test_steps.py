@@ -18,7 +18,7 @@ from cnnlab.inference import initial_model, load_trained_model
 from cnnlab.io import read_csv, read_json, typed_rows
 from cnnlab.models import count_parameters, create_model
 from cnnlab.predictions import load_correct
-from cnnlab.steps import compare, data, evaluate, inspect, train
+from cnnlab.steps import compare, compare_models, data, evaluate, inspect, train
 from conftest import write_idx_dataset
 
 ARCHS = ["digitcnn", "mlp"]
@@ -341,7 +341,7 @@ def test_comparison_steps(more_seeds: Path, tmp_path: Path) -> None:
     assert list(read_csv(tmp_path / "cost.csv")[0]) == compare.COST_COLUMNS
 
     # Translation: every seed's rows; at the tested shift, each CNN against each MLP.
-    shifted = compare.compare_translation(
+    shifted = compare_models.compare_translation(
         dataset="mnist", runs=both, models=files("model.pt", both),
         train_records=files("train.json", both), npz_path=runs / "mnist.npz",
         record_path=runs / "mnist.json", max_shift=2, batch_size=8, threads=1,
@@ -355,7 +355,7 @@ def test_comparison_steps(more_seeds: Path, tmp_path: Path) -> None:
     assert list(table[0]) == ["arch", "seed", "direction", "shift", "accuracy"]
     assert sorted({(r["arch"], int(r["seed"])) for r in table}) == [tuple(run) for run in both]
     (test,) = read_csv(tmp_path / "t_tests.csv")  # one CNN, one MLP: one pair
-    assert list(test) == compare.TRANSLATION_TEST_COLUMNS
+    assert list(test) == compare_models.TRANSLATION_TEST_COLUMNS
     assert (test["cnn"], test["mlp"], test["direction"], int(test["shift"])) == (
         "digitcnn", "mlp", "horizontal", 1)
     assert (test["test"], int(test["seeds"])) == ("paired t-test over 2 seeds", 2)
@@ -368,7 +368,7 @@ def test_comparison_steps(more_seeds: Path, tmp_path: Path) -> None:
     assert float(test["mlp_accuracy"]) == pytest.approx(at_tested_shift("mlp"))
     check_evidence(test, float(test["cnn_accuracy"]) - float(test["mlp_accuracy"]))
     # With one seed of the CNN, the pair is one run each, tested on the test images.
-    compare.compare_translation(
+    compare_models.compare_translation(
         dataset="mnist", runs=mlp_twice, models=files("model.pt", mlp_twice),
         train_records=files("train.json", mlp_twice), npz_path=runs / "mnist.npz",
         record_path=runs / "mnist.json", max_shift=2, batch_size=8, threads=1,
@@ -451,7 +451,7 @@ def test_comparison_steps(more_seeds: Path, tmp_path: Path) -> None:
         mine = [r for r in table if (r["arch"], int(r["seed"])) == (arch, seed)]
         assert [r["val_acc"] for r in mine] == [r["val_acc"] for r in history]
 
-    dense = compare.compare_dense_equivalent(
+    dense = compare_models.compare_dense_equivalent(
         dataset="mnist", archs=ARCHS, csv_path=tmp_path / "dense.csv",
         thought_csv=tmp_path / "thought.csv", png_path=tmp_path / "dense.png")
     assert [r["conv_params"] for r in dense] == [160, 4_640]  # the mlp has no convolution
@@ -531,11 +531,13 @@ def test_a_run_without_a_validation_split_saves_empty_validation_logits(tmp_path
 
 
 @pytest.mark.parametrize(("step", "absent"), [("evaluate", ("torch", "scipy")),
-                                             ("calibrate", ("torch",))])
+                                             ("calibrate", ("torch",)), ("compare", ("torch",))])
 def test_light_steps_import_neither_torch_nor_what_they_do_not_use(
         step: str, absent: tuple[str, ...]) -> None:
     """Rules plot_misclassified and calibrate start in about a second because their steps
-    never import torch (2-8 s on these machines); the figure needs no scipy either."""
+    never import torch (2-8 s on these machines); the figure needs no scipy either. The
+    comparisons of the runs' records (cost, permutation, data efficiency, training dynamics)
+    need no torch either: only compare_models' steps build models."""
     import subprocess
 
     code = (f"import sys; import cnnlab.steps.{step}; "

@@ -1,5 +1,6 @@
-"""The maths of the CNN-vs-MLP comparison: shifted test sets, dense equivalents of each
-convolution, and the cost table. (The derived datasets live in cnnlab.datasets.derived.)"""
+"""The maths of the CNN-vs-MLP comparison that runs models: shifted test sets and dense
+equivalents of each convolution. (The cost table is cnnlab.analysis.cost; the derived datasets
+live in cnnlab.datasets.derived.)"""
 
 from __future__ import annotations
 
@@ -119,30 +120,3 @@ def thought_experiment_rows(hidden_units: int = 1024, channels: int = 64) -> lis
         {"layer": f"dense with that conv's output shape (224x224x{channels})",
          "params": n_in * conv_out + conv_out},
     ]
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables of the runs' own records
-
-
-def cost_rows(records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per model: its test accuracy over seeds (mean with its 95% interval), its cost
-    from the parameter table, and its time per epoch (mean over seeds)."""
-    rows = []
-    for arch, r in records.items():
-        accuracy = r["accuracy"]
-        rows.append({
-            "arch": arch,
-            "convolutional": r["convolutional"],
-            "seeds": r["seeds"],
-            "test_accuracy": accuracy.estimate,
-            "accuracy_low": accuracy.low,
-            "accuracy_high": accuracy.high,
-            "interval": accuracy.method,
-            "parameters": r["parameters"],
-            "mult_adds": r["mult_adds"],
-            "epochs": r["epochs"],
-            "seconds_per_epoch": r["seconds_per_epoch"],
-            "images_per_second": r["images_per_second"],
-        })
-    return rows
