@@ -13,18 +13,20 @@ from cnnlab.analysis.layers import LayerRow, layer_table
 from cnnlab.device import seed_everything
 from cnnlab.models import create_model
 
-# Kinds of work in the order they are tested; an operator that matches none is "other"
-# (copies, fills, the loss, dropout, indexing, the autograd engine's own bookkeeping).
-OP_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("convolutions", ("convolution",)),
-    ("matrix products", ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")),
-    ("pooling", ("pool",)),
-    ("activations", ("relu", "clamp_min", "threshold_backward", "tanh", "sigmoid")),
-    ("batch norm", ("batch_norm",)),
-    ("optimiser", ("adam", "sgd", "optimizer.")),
+# Kinds of work in the order they are tested, each by the exact operator names it takes and
+# the fragments of a (lower-cased) name it takes; an operator that matches none is "other"
+# (copies, fills, the loss, dropout, indexing, the autograd engine's own bookkeeping). The
+# matrix products are named exactly: "mm" is a fragment of unrelated names.
+OP_KINDS: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
+    ("convolutions", frozenset(), ("convolution",)),
+    ("matrix products", frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm"}), ()),
+    ("pooling", frozenset(), ("pool",)),
+    ("activations", frozenset(), ("relu", "clamp_min", "threshold_backward", "tanh", "sigmoid")),
+    ("batch norm", frozenset(), ("batch_norm",)),
+    ("optimiser", frozenset(), ("adam", "sgd", "optimizer.")),
 )
 OTHER = "other"
-KINDS = (*[kind for kind, _ in OP_KINDS], OTHER)
+KINDS = (*[kind for kind, _, _ in OP_KINDS], OTHER)
 # The layers whose arithmetic each kind does, for its achieved rate.
 RATE_LAYERS = {"convolutions": ("Conv2d",), "matrix products": ("Linear",)}
 
@@ -32,8 +34,8 @@ RATE_LAYERS = {"convolutions": ("Conv2d",), "matrix products": ("Linear",)}
 def op_kind(name: str) -> str:
     """The kind of work a profiled operator (``aten::mkldnn_convolution``, ...) does."""
     lowered = name.lower()
-    for kind, patterns in OP_KINDS:
-        if any(lowered == p or (not p.startswith("aten::") and p in lowered) for p in patterns):
+    for kind, names, fragments in OP_KINDS:
+        if lowered in names or any(fragment in lowered for fragment in fragments):
             return kind
     return OTHER
 
