@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -418,16 +419,25 @@ def test_parallel_jobs_do_not_race_and_give_the_artifacts_of_a_serial_run(tmp_pa
     assert not list(parallel.rglob(".*.tmp"))  # no temporary file left behind
 
 
-def test_the_default_profile_runs_one_gpu_job_at_a_time() -> None:
+def test_the_default_profile_grants_the_heavy_units_the_rules_share() -> None:
     import yaml
 
     profile = yaml.safe_load((PROJECT / "workflow" / "profiles" / "default" / "config.yaml").read_text())
-    assert "gpu=1" in profile["resources"] and "heavy_jobs=2" in profile["resources"]
+    limits = dict(item.split("=") for item in profile["resources"])
+    common = (PROJECT / "workflow" / "rules" / "common.smk").read_text()
+    units = int(re.search(r"^HEAVY_UNITS = (\d+)$", common, re.M).group(1))
+    on_gpu, on_cpu = map(int, re.search(r"^HEAVY_JOBS_AT_ONCE = (\d+) if HAS_GPU else (\d+)$",
+                                        common, re.M).groups())
+    assert int(limits["heavy_jobs"]) == units and (on_cpu, on_gpu) == (2, 4)
+    # Each job's share divides the units exactly, and the GPU admits as many jobs as share it.
+    assert units % on_cpu == 0 and units % on_gpu == 0
+    assert int(limits["gpu"]) == on_gpu
     # Greedy: the default ILP scheduler spent minutes of a 2-core run's CPU picking jobs.
     assert profile["scheduler"] == "greedy"
-    for rules in ("train", "inspect", "compare"):
+    for rules in ("train", "inspect", "compare", "explain", "units"):
         text = (PROJECT / "workflow" / "rules" / f"{rules}.smk").read_text()
-        assert "gpu=gpu_request" in text and "heavy_jobs=1" in text, rules
+        assert "gpu=gpu_request" in text and "heavy_jobs=heavy_request" in text, rules
+        assert "heavy_jobs=1" not in text, rules
     # A second seed's job is the first seed's rule with other files: it inherits its GPU
     # request and threads, and overrides neither.
     text = (PROJECT / "workflow" / "rules" / "train.smk").read_text()

@@ -379,19 +379,39 @@ def benchmark_of(rule, **wildcards):
     return str(rule.benchmark).format(**wildcards)
 
 
-# Heavy jobs (training, evaluation, passes over the data) run two at a time (the profile's
-# heavy_jobs=2 limit), each with half the cores: a job's start-up (Python, imports, loading
-# data) is single-threaded, so two jobs overlap it, and PyTorch gains less from a second
-# thread than a second job does (2-core EPYC: a DigitCNN epoch took 1.74 s with 2 threads,
-# 2.2 s with 1, and 2.5 s each for two 1-thread jobs side by side). Never more threads than
-# the machine has cores between the two: two multi-threaded jobs sharing cores slow each other
-# down several times over.
-HEAVY_JOBS_AT_ONCE = 2
+# Read from the NVIDIA driver, not from torch: importing torch here would cost every run.
+HAS_GPU = nvidia_gpu_count() > 0
+
+
+def gpu_request(wildcards):
+    """The GPU where CUDA is present: the profile's gpu limit is the jobs that may share it."""
+    return 1 if HAS_GPU else 0
+
+
+# Heavy jobs (training, evaluation, passes over the data) share the profile's heavy_jobs units
+# (HEAVY_UNITS of them), each with an equal part of the cores Snakemake is given and of the
+# machine's.
+# - Without a GPU, two at a time, each with half the cores: a job's start-up (Python, imports,
+#   loading data) is single-threaded, so two jobs overlap it, and PyTorch gains less from a
+#   second thread than a second job does (2-core EPYC: a DigitCNN epoch took 1.74 s with 2
+#   threads, 2.2 s with 1, and 2.5 s each for two 1-thread jobs side by side). Never more
+#   threads than the machine has cores between them: two multi-threaded jobs sharing cores
+#   slow each other down several times over.
+# - With a GPU, four at a time, sharing it: there a training job's time is mostly start-up,
+#   CUDA's initialisation and the host's work around the epochs (H200: 1.5 s of a 11.4 s
+#   DigitCNN job was training), so one job at a time left the GPU idle most of the run.
+HEAVY_UNITS = 4
+HEAVY_JOBS_AT_ONCE = 4 if HAS_GPU else 2
+
+
+def heavy_request(wildcards):
+    """A heavy job's share of the profile's heavy_jobs units."""
+    return HEAVY_UNITS // HEAVY_JOBS_AT_ONCE
 
 
 def _heavy_threads():
-    """Half of Snakemake's --cores, and of the machine's; 1 under a cluster executor, where the
-    profile's set-threads rules."""
+    """Snakemake's --cores, and the machine's, shared among the heavy jobs that run at once;
+    1 under a cluster executor, where the profile's set-threads rules."""
     try:
         cores = workflow.cores or 1
     except WorkflowError:  # no --cores: a cluster executor such as SLURM
@@ -409,10 +429,3 @@ HEAVY_THREADS = _heavy_threads()
 PRIORITY = {"translation": 3, "training": 2, "attribution": 1}
 
 
-# Read from the NVIDIA driver, not from torch: importing torch here would cost every run.
-HAS_GPU = nvidia_gpu_count() > 0
-
-
-def gpu_request(wildcards):
-    """One GPU per job where CUDA is present, so that the profile's gpu=1 limit serialises them."""
-    return 1 if HAS_GPU else 0

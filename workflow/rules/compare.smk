@@ -56,7 +56,7 @@ rule compare_translation:
     priority: PRIORITY["translation"]
     resources:
         gpu=gpu_request,
-        heavy_jobs=1,
+        heavy_jobs=heavy_request,
     script:
         "../../scripts/compare_translation.py"
 

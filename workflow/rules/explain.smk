@@ -32,6 +32,6 @@ rule explain_decisions:
     priority: PRIORITY["attribution"]
     resources:
         gpu=gpu_request,
-        heavy_jobs=1,
+        heavy_jobs=heavy_request,
     script:
         "../../scripts/explain_decisions.py"

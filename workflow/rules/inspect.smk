@@ -62,7 +62,7 @@ rule measure_sparsity:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
-        heavy_jobs=1,
+        heavy_jobs=heavy_request,
     script:
         "../../scripts/measure_sparsity.py"
 

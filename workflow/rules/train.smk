@@ -43,7 +43,7 @@ rule train:
     priority: PRIORITY["training"]
     resources:
         gpu=gpu_request,
-        heavy_jobs=1,
+        heavy_jobs=heavy_request,
     script:
         "../../scripts/train.py"
 

@@ -24,7 +24,7 @@ rule effective_receptive_fields:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
-        heavy_jobs=1,
+        heavy_jobs=heavy_request,
     script:
         "../../scripts/effective_receptive_fields.py"
 
@@ -46,7 +46,7 @@ rule top_activating_images:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
-        heavy_jobs=1,
+        heavy_jobs=heavy_request,
     script:
         "../../scripts/top_activating_images.py"
 
@@ -72,7 +72,7 @@ rule embed_representations:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
-        heavy_jobs=1,
+        heavy_jobs=heavy_request,
     script:
         "../../scripts/embed_representations.py"
 
@@ -122,7 +122,7 @@ rule optimise_inputs:
     threads: HEAVY_THREADS
     resources:
         gpu=gpu_request,
-        heavy_jobs=1,
+        heavy_jobs=heavy_request,
     script:
         "../../scripts/optimise_inputs.py"
 
