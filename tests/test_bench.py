@@ -3,6 +3,8 @@ divides by; and its breakdown of where a trainer step goes."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from cnnlab import bench, step_profile
@@ -47,6 +49,36 @@ def test_the_floor_divides_by_a_measured_matmul_rate() -> None:
 ])
 def test_each_operator_is_filed_under_its_kind(name: str, kind: str) -> None:
     assert step_profile.op_kind(name) == kind
+
+
+def profiled(key: str, cpu_us: float, device_us: float) -> SimpleNamespace:
+    return SimpleNamespace(key=key, self_cpu_time_total=cpu_us, self_device_time_total=device_us)
+
+
+# As torch.profiler averages an eager GPU step: operators with the device time of the kernels
+# they launched, the kernels' own rows, and the optimiser's annotation spanning its kernel again.
+GPU_STEP_EVENTS = [
+    profiled("aten::cudnn_convolution", 40.0, 12.0),
+    profiled("aten::convolution_backward", 80.0, 100.0),
+    profiled("sm90_xmma_wgrad_implicit_gemm_bf16", 0.0, 70.0),
+    profiled("aten::_fused_adam_", 30.0, 42.0),
+    profiled("Optimizer.step#Adam.step", 20.0, 89.0),
+    profiled("aten::max_pool2d_with_indices", 25.0, 8.0),
+    profiled("cudaLaunchKernel", 300.0, 0.0),
+]
+
+
+def test_a_gpu_step_counts_each_kernel_once_under_the_operator_that_launched_it() -> None:
+    gpu = step_profile.milliseconds_by_kind(GPU_STEP_EVENTS, "cuda", steps=2)
+    assert gpu["convolutions"] == pytest.approx((12 + 100) / 1e3 / 2)
+    assert gpu["optimiser"] == pytest.approx(42 / 1e3 / 2)  # the annotation's 89 us are the same kernel
+    assert gpu["pooling"] == pytest.approx(8 / 1e3 / 2)
+    assert gpu["other"] == 0  # neither the kernel rows nor the host's launch calls
+    # On the CPU every row's own host time counts, the optimiser's Python loop included.
+    cpu = step_profile.milliseconds_by_kind(GPU_STEP_EVENTS, "cpu", steps=2)
+    assert cpu["convolutions"] == pytest.approx(120 / 1e3 / 2)
+    assert cpu["optimiser"] == pytest.approx(50 / 1e3 / 2)
+    assert cpu["other"] == pytest.approx(300 / 1e3 / 2)
 
 
 def test_a_training_step_flop_by_layer_type_counts_digitcnn_by_hand() -> None:

@@ -223,7 +223,7 @@ def run(mnist_folder: Path, *, arch: str = "digitcnn", epochs: int = 1, repeats:
             for name in (names if r % 2 == 0 else names[::-1]):
                 result = contestants[name]()
                 runs[name].append(result)
-                report(f"repeat {r + 1} {name:>22s}: {result['seconds_per_epoch']:6.2f} s/epoch "
+                report(f"repeat {r + 1} {name:>22s}: {result['seconds_per_epoch']:7.3f} s/epoch "
                        f"{result['images_per_second']:8.0f} img/s  test acc {result['test_accuracy']:.4f}")
         data_path = data_path_only(root, data, batch_size, device)
     medians = {name: {key: statistics.median(r[key] for r in results) for key in results[0]}
@@ -240,42 +240,43 @@ def run(mnist_folder: Path, *, arch: str = "digitcnn", epochs: int = 1, repeats:
         "device": str(device), "threads": used_threads, "runtime": runtime_info(device),
         "variants": variants, "medians": medians, "runs": runs,
         "data_path_only": data_path, "augmentation": augmentation(device), "floor": lowest,
-        # The host's time per operator says nothing of a GPU's, whose steps are CUDA graphs.
-        "step_breakdown": (step_profile.step_breakdown(arch, data, device, batch_size=batch_size, lr=lr)
-                           if device.type == "cpu" else None),
+        "step_breakdown": step_profile.step_breakdown(arch, data, device, batch_size=batch_size, lr=lr),
     }
     report("")
     report(f"{arch}, {epochs} epoch(s), batch {batch_size}, {repeats} repeats, {device}, "
            f"{used_threads} threads; medians:")
     for name, m in medians.items():
-        report(f"  {name:>22s}: {m['seconds_per_epoch']:6.2f} s/epoch {m['images_per_second']:8.0f} img/s  "
+        report(f"  {name:>22s}: {m['seconds_per_epoch']:7.3f} s/epoch {m['images_per_second']:8.0f} img/s  "
                f"acc {100 * m['test_accuracy']:.2f}%  tutorial/this = {m['speedup_over_tutorial']:.2f}  "
                f"this/floor = {m['times_floor']:.2f}")
     report(f"  floor: {lowest['tflop_per_epoch']:.3f} TFLOP per epoch at {lowest['matmul_gflops']:.0f} "
            f"GFLOP/s (fp32 {FLOOR_MATMUL_SIZE}x{FLOOR_MATMUL_SIZE} matmul, best of "
            f"{FLOOR_MATMUL_TRIALS} timings here) = "
-           f"{lowest['seconds_per_epoch']:.2f} s/epoch")
+           f"{lowest['seconds_per_epoch']:.3g} s/epoch")
     report(f"  data path only, one epoch: tutorial {data_path['tutorial_seconds']:.2f} s, "
            f"pipeline {data_path['pipeline_seconds']:.3f} s ({data_path['ratio']:.0f}x)")
     aug = summary["augmentation"]
     report(f"  CIFAR crop+flip: per-image {aug['tutorial_images_per_second']:.0f} img/s, batched "
            f"{aug['pipeline_images_per_second']:.0f} img/s ({aug['ratio']:.0f}x)")
-    if summary["step_breakdown"] is not None:
-        report_breakdown(summary["step_breakdown"], lowest["matmul_gflops"], report)
+    report_breakdown(summary["step_breakdown"], lowest["matmul_gflops"], report)
     return summary
 
 
 def report_breakdown(breakdown: dict[str, Any], floor_gflops: float,
                      report: Callable[[str], None]) -> None:
     """Print where the trainer's step goes, kind by kind (:func:`step_profile.step_breakdown`)."""
-    report(f"  where a trainer step goes (torch.profiler, {breakdown['steps']} steps of "
-           f"{breakdown['batch_size']}): {breakdown['step_milliseconds']:.2f} ms per step unprofiled, "
-           f"{breakdown['profiled_milliseconds']:.2f} ms in operators when profiled")
+    steps = f"torch.profiler, {breakdown['steps']} steps of {breakdown['batch_size']}"
+    if breakdown["device"] == "cuda":
+        report(f"  where a trainer step goes on the GPU ({steps}, eager): its kernels run "
+               f"{breakdown['profiled_milliseconds']:.3f} ms per step (a graphed step replays them)")
+    else:
+        report(f"  where a trainer step goes ({steps}): {breakdown['step_milliseconds']:.2f} ms per "
+               f"step unprofiled, {breakdown['profiled_milliseconds']:.2f} ms in operators when profiled")
     for kind in step_profile.KINDS:
         rate = breakdown["gflops"].get(kind)
         at = f"  at {rate:.0f} GFLOP/s ({rate / floor_gflops:.0%} of the floor's rate)" if rate else ""
         report(f"    {kind:>16s}: {100 * breakdown['share'][kind]:5.1f}%  "
-               f"{breakdown['milliseconds'][kind]:6.2f} ms{at}")
+               f"{breakdown['milliseconds'][kind]:7.3f} ms{at}")
 
 
 def write(summary: dict[str, Any], path: Path) -> None:

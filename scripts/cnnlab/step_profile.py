@@ -1,12 +1,18 @@
 """Where a training step's time goes: the trainer's own steps under torch.profiler, each
 operator's time filed under what it does, and the rate its convolutions and matrix products
-reach (to set beside the floor's matrix-product rate, :mod:`cnnlab.bench`)."""
+reach (to set beside the floor's matrix-product rate, :mod:`cnnlab.bench`).
+
+On the CPU an operator's time is the host's; on a GPU it is the device time of the kernels
+the operator launched, in eager steps: a replayed CUDA graph runs the same kernels, but the
+profiler cannot tell which operator recorded each of them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 import torch
+from torch.autograd.profiler_util import FunctionEventAvg
 
 from cnnlab import datasets, training
 from cnnlab.analysis.layers import LayerRow, layer_table
@@ -40,6 +46,26 @@ def op_kind(name: str) -> str:
     return OTHER
 
 
+def milliseconds_by_kind(events: Iterable[FunctionEventAvg], device_type: str,
+                         steps: int) -> dict[str, float]:
+    """Each kind's milliseconds per step from the profiler's averaged events.
+
+    CPU: every event's own host time. GPU: the operators' own device time, which is that of
+    the kernels each launched; the kernels' own rows and the optimiser's annotation, whose
+    device time spans the same kernels again, are left out.
+    """
+    milliseconds = dict.fromkeys(KINDS, 0.0)
+    for event in events:
+        if device_type == "cpu":
+            microseconds = event.self_cpu_time_total
+        elif event.key.startswith("aten::"):
+            microseconds = event.self_device_time_total
+        else:
+            continue
+        milliseconds[op_kind(event.key)] += microseconds / 1e3 / steps
+    return milliseconds
+
+
 def training_flop_by_layer_type(rows: list[LayerRow], batch_size: int) -> dict[str, float]:
     """FLOP of one training step per layer type: the forward pass's mult-adds (2 FLOP each),
     the weight gradient's as many, and the input gradient's as many again except for the first
@@ -58,10 +84,13 @@ def training_flop_by_layer_type(rows: list[LayerRow], batch_size: int) -> dict[s
 def step_breakdown(arch: str, data: datasets.PreparedData, device: torch.device, *,
                    steps: int = 60, seed: int = 0, **settings: Any) -> dict[str, Any]:
     """Run the trainer (:func:`cnnlab.training.fit`) for three epochs of ``steps`` steps: the
-    first to warm up (oneDNN builds its kernels on first use), the second timed, the third
-    under torch.profiler, each operator's own time filed under its kind. Returns milliseconds
-    per step by kind, each kind's share of the profiled time, and the GFLOP/s the
-    convolutions and matrix products reach."""
+    first to warm up (oneDNN and cuDNN choose their kernels on first use), the second timed,
+    the third under torch.profiler, each operator's own time filed under its kind (on a GPU
+    in eager steps, see the module's docstring). Returns milliseconds per step by kind, each
+    kind's share of the profiled time, and the GFLOP/s the convolutions and matrix products
+    reach."""
+    if device.type == "cuda":
+        settings = {**settings, "cuda_graphs": False}
     recipe = training.TrainSettings(epochs=3, **settings)
     images = min(len(data.train.labels), steps * recipe.batch_size)
     steps = -(-images // recipe.batch_size)
@@ -70,7 +99,10 @@ def step_breakdown(arch: str, data: datasets.PreparedData, device: torch.device,
     subset = datasets.PreparedData(train, data.test, data.classes, data.mean, data.std, data.record)
     seed_everything(seed)
     model = create_model(arch, num_classes=len(data.classes))
-    profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    profiler = torch.profiler.profile(activities=activities)
     profiling: list[bool] = []
 
     def profile_the_last_epoch(row: dict[str, float]) -> None:
@@ -84,16 +116,14 @@ def step_breakdown(arch: str, data: datasets.PreparedData, device: torch.device,
     finally:
         if profiling:
             profiler.stop()
-    milliseconds = dict.fromkeys(KINDS, 0.0)
-    for event in profiler.key_averages():
-        milliseconds[op_kind(event.key)] += event.self_cpu_time_total / 1e3 / steps
+    milliseconds = milliseconds_by_kind(profiler.key_averages(), device.type, steps)
     profiled = sum(milliseconds.values())
     rows = layer_table(create_model(arch, num_classes=len(data.classes)),
                        tuple(data.train.images.shape[1:]))
     flop = training_flop_by_layer_type(rows, recipe.batch_size)
     rates = {kind: sum(flop.get(t, 0.0) for t in types) / (milliseconds[kind] * 1e6)
              for kind, types in RATE_LAYERS.items() if milliseconds[kind] > 0}
-    return {"steps": steps, "batch_size": recipe.batch_size,
+    return {"steps": steps, "batch_size": recipe.batch_size, "device": device.type,
             "step_milliseconds": 1e3 * result.history[-2]["seconds"] / steps,
             "profiled_milliseconds": profiled, "milliseconds": milliseconds,
             "share": {kind: ms / profiled for kind, ms in milliseconds.items()},
