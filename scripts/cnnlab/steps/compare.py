@@ -10,7 +10,6 @@ has a single seed (:mod:`cnnlab.analysis.certainty`).
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, TypeVar
@@ -23,8 +22,6 @@ from cnnlab.io import read_csv, read_json, write_csv
 from cnnlab.models import model_spec
 from cnnlab.plotting import comparison as figures
 from cnnlab.predictions import load_correct
-
-log = logging.getLogger("cnnlab")
 
 T = TypeVar("T")
 Run = tuple[str, int]
