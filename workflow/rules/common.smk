@@ -427,5 +427,3 @@ HEAVY_THREADS = _heavy_threads()
 # images (the longest single job) starts as soon as its runs are trained, and attribution next:
 # the many short jobs then fill the end of the run, instead of one long job running on alone.
 PRIORITY = {"translation": 3, "training": 2, "attribution": 1}
-
-
